@@ -1,0 +1,55 @@
+# harness: two commands do all the set-up on a fresh Debian 12 machine.
+#   make demo   set up, start the embedded lab PBX, run the main job, list what it wrote
+#   make test   set up, run the whole test suite
+#   make bench  slow measurements (docs/BENCHMARKS.md)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MEDIA := build/media
+# Debian packages the lab media, the tests and the peers need.
+SYSPKGS := sip-tester kamailio espeak-ng sox asterisk-moh-opsound-wav asterisk-core-sounds-en-wav
+
+.PHONY: setup sysdeps media demo test bench lint clean
+
+setup: sysdeps $(VENV)/.installed media
+
+sysdeps:
+	@missing=""; for p in $(SYSPKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing system packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  else \
+	    echo "missing system packages; run:  sudo apt-get install -y$$missing"; exit 2; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+media: $(VENV)/.installed
+	$(BIN)/harness media --out $(MEDIA)
+
+demo: setup
+	$(BIN)/harness demo
+
+test: setup
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python -m harness.bench
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check harness tests
+	$(BIN)/mypy harness
+
+clean:
+	rm -rf $(VENV) build recordings/*/ reports/*/

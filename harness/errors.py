@@ -1,0 +1,46 @@
+"""The error tree and the exit codes it maps to.
+
+    HarnessError            exit 1 (generic failure)
+     ├── ThresholdFailed    exit 1 (a CI threshold was exceeded)
+     ├── BadInput           exit 2 (a file, option or recording the user gave is unusable)
+     └── InfraError         exit 3 (SIP, registration, network or worker failure)
+          └── DialError     exit 3 (one call could not be placed)
+
+Foreign errors (pjsua2's ``pj.Error``, OSError, pydantic's ValidationError) are
+translated into these at the boundary, keeping the cause (``raise ... from exc``).
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_THRESHOLDS = 1
+EXIT_BAD_INPUT = 2
+EXIT_INFRA = 3
+
+
+class HarnessError(Exception):
+    """Base of every error the CLI turns into one line and an exit code."""
+
+    exit_code = EXIT_THRESHOLDS
+
+
+class ThresholdFailed(HarnessError):
+    """A CI threshold (e.g. drop rate) was exceeded."""
+
+    exit_code = EXIT_THRESHOLDS
+
+
+class BadInput(HarnessError):
+    """The user's input (file, option, recording) cannot be used as given."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class InfraError(HarnessError):
+    """SIP, registration, transport or worker-process failure."""
+
+    exit_code = EXIT_INFRA
+
+
+class DialError(InfraError):
+    """One call could not be placed at all (e.g. transport or authentication failure)."""
