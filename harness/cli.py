@@ -46,5 +46,16 @@ def analyze(file: Path, fmt: str) -> None:
     analyze_command(file, fmt)
 
 
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build/media"),
+              show_default=True)
+def media(out_dir: Path) -> None:
+    """Prepare the lab's audio (hold music, greetings, IVR prompts) from Debian packages."""
+    from harness.lab.media import prepare_media
+
+    written = prepare_media(out_dir)
+    click.echo(f"lab media ready in {out_dir} ({len(written)} files)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
