@@ -57,5 +57,44 @@ def media(out_dir: Path) -> None:
     click.echo(f"lab media ready in {out_dir} ({len(written)} files)")
 
 
+@main.command()
+@click.option("--hotlines", "hotlines_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("scenarios/lab/hotlines.yaml"), show_default=True, help="hotline declarations")
+@click.option("--bind", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=5060, show_default=True, help="SIP UDP port (0: any free port)")
+@click.option("--truth", "truth_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("build/lab/truth.jsonl"), show_default=True, help="ground-truth JSON lines (appended)")
+@click.option("--media-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="lab media folder (default: media_dir of the hotlines file)")
+def lab(hotlines_file: Path, bind: str, port: int, truth_file: Path, media_dir: Path | None) -> None:
+    """Run the lab PBX: hotlines that behave as declared, with ground truth per call."""
+    from harness.lab.runner import run_lab
+
+    run_lab(hotlines_file, bind, port, truth_file, media_dir)
+
+
+@main.command()
+@click.argument("target")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="folder for <call_uid>.wav, .events.json and .sip.log")
+@click.option("--registrar", default=None, help="register first, e.g. sip:127.0.0.1:5070")
+@click.option("--username", default=None, help="SIP user for registration / digest authentication")
+@click.option("--password-env", default=None, help="name of the environment variable holding the password")
+@click.option("--ring-timeout-s", default=30.0, show_default=True, type=float, help="CANCEL if not answered by then")
+@click.option("--max-call-s", default=300.0, show_default=True, type=float, help="BYE after this long")
+@click.option("--dtmf", default=None, help="digits to send (RFC 2833) after the answer")
+@click.option("--dtmf-after-s", default=1.0, show_default=True, type=float, help="seconds after the answer")
+@click.option("--bind", default=None, help="local address for SIP/RTP (default: 127.0.0.1 for loopback targets)")
+def call(target: str, out_dir: Path, registrar: str | None, username: str | None, password_env: str | None,
+         ring_timeout_s: float, max_call_s: float, dtmf: str | None, dtmf_after_s: float, bind: str | None) -> None:
+    """Place one call to TARGET (a SIP URI), record it, and print a one-line summary."""
+    from harness.sip.probe import probe
+
+    code = probe(target, out_dir, registrar=registrar, username=username, password_env=password_env,
+                 ring_timeout_s=ring_timeout_s, max_call_s=max_call_s, dtmf=dtmf, dtmf_after_s=dtmf_after_s,
+                 bind=bind)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,102 @@
+"""Recording store helpers: WAV integrity checks and header repair.
+
+pjsua2 writes a WAV header only when the recorder is destroyed; a worker killed
+mid-call leaves a file whose header claims 0 samples although the samples are
+there. ``repair_wav_header`` rebuilds the sizes from the file length so the
+evidence is kept, and callers flag the recording as repaired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from pathlib import Path
+
+PCM16_HEADER_BYTES = 44
+
+
+def _find_data_chunk(head: bytes) -> tuple[int, int] | None:
+    """Return (offset of the 'data' chunk header, declared size) in a RIFF/WAVE header."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, size = head[pos : pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
+        if cid == b"data":
+            return pos, size
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def wav_info(path: Path) -> tuple[int, int, int, int]:
+    """Return (sample_rate_hz, channels, bits_per_sample, data_bytes_on_disk) of a PCM WAV."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if len(head) < PCM16_HEADER_BYTES or head[:4] != b"RIFF":
+        raise ValueError(f"{path}: not a RIFF/WAVE file")
+    fmt = head.find(b"fmt ")
+    if fmt < 0:
+        raise ValueError(f"{path}: no fmt chunk")
+    _, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", head, fmt + 8)
+    data = _find_data_chunk(head)
+    if data is None:
+        raise ValueError(f"{path}: no data chunk")
+    data_bytes = os.path.getsize(path) - (data[0] + 8)
+    return rate, channels, bits, max(0, data_bytes)
+
+
+def wav_duration_s(path: Path) -> float:
+    """Duration of a PCM WAV from the bytes really on disk (not the header's claim)."""
+    rate, channels, bits, data_bytes = wav_info(path)
+    frame_bytes = channels * bits // 8
+    return (data_bytes // frame_bytes) / float(rate) if rate and frame_bytes else 0.0
+
+
+def repair_wav_header(path: Path) -> bool:
+    """Rewrite the RIFF and data sizes of ``path`` to match the file length.
+
+    Returns True when the header was wrong and has been fixed, False when it was
+    already consistent. A file too short to hold a header is given one for a
+    PCM16 mono 8 kHz stream with no samples (never a silently empty file: the
+    caller flags it).
+    """
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        head = f.read(4096)
+        if size < PCM16_HEADER_BYTES or head[:4] != b"RIFF":
+            f.seek(0)
+            f.write(_pcm16_header(8000, 0))
+            f.truncate(PCM16_HEADER_BYTES)
+            return True
+        data = _find_data_chunk(head)
+        if data is None:
+            return False
+        data_pos, declared = data
+        actual = size - (data_pos + 8)
+        actual -= actual % 2
+        riff_declared = struct.unpack_from("<I", head, 4)[0]
+        if declared == actual and riff_declared == size - 8:
+            return False
+        f.seek(4)
+        f.write(struct.pack("<I", size - 8))
+        f.seek(data_pos + 4)
+        f.write(struct.pack("<I", actual))
+        f.flush()
+        os.fsync(f.fileno())
+    return True
+
+
+def _pcm16_header(rate_hz: int, data_bytes: int) -> bytes:
+    return b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt " + struct.pack(
+        "<IHHIIHH", 16, 1, 1, rate_hz, rate_hz * 2, 2, 16
+    ) + b"data" + struct.pack("<I", data_bytes)
+
+
+def sha256_file(path: Path, block_bytes: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block_bytes):
+            h.update(chunk)
+    return h.hexdigest()

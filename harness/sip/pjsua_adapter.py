@@ -1,0 +1,592 @@
+"""The pjsua2 adapter: the only module that imports ``pjsua2``.
+
+One ``SipEngine`` owns one pjsua2 Endpoint (one process, at most 4 calls: the
+wheel's compile-time PJSUA_MAX_CALLS). It is pumped from a single thread
+(``threadCnt=0``, ``mainThreadOnly=True``) through ``poll``. Every SIP message
+pjsua logs is captured, split per Call-ID into ``<call_uid>.sip.log`` (with
+Authorization values masked) and turned into the call's signalling timeline.
+
+Lifetime rules learnt the hard way (see shared/DESIGN.md): drop the Python
+reference to a ``Call`` once it is DISCONNECTED, destroy the recorder before the
+WAV is read (its header is written then), wrap every callback in try/except, and
+clear everything and ``gc.collect()`` before ``libDestroy``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import re
+import stat
+import threading
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pjsua2 as pj
+
+from harness.clock import utc_iso
+from harness.errors import BadInput, DialError, InfraError
+from harness.recording import repair_wav_header, wav_duration_s
+from harness.sip.seam import Account, CallEvent, CallRecord, CallSpec, DisconnectBy
+
+MAX_CALLS_PER_ENGINE = 4
+_MSG_RE = re.compile(r"\b(TX|RX) \d+ bytes (Request|Response) msg (\S+)")
+_CALLID_RE = re.compile(r"^(?:Call-ID|i)\s*:\s*(\S+)", re.M | re.I)
+_AUTH_RE = re.compile(r"^((?:Proxy-)?Authorization\s*:\s*)(\S+)(.*)$", re.M | re.I)
+
+
+def mask_auth(text: str) -> str:
+    """Mask the values of Authorization and Proxy-Authorization headers, keeping the scheme."""
+    return _AUTH_RE.sub(lambda m: f"{m.group(1)}{m.group(2)} <masked>", text)
+
+
+def resolve_password(account: Account) -> str | None:
+    """Read the account password from its environment variable or 0600 credentials file."""
+    if account.password_env:
+        value = os.environ.get(account.password_env)
+        if value is None:
+            raise BadInput(f"environment variable {account.password_env} (the SIP password) is not set")
+        return value
+    if account.credentials_file:
+        path = Path(account.credentials_file)
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot read credentials file: {exc.strerror}") from exc
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise BadInput(f"{path}: credentials file must not be readable by others (chmod 600 {path})")
+        return path.read_text().strip()
+    return None
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence file descriptor 1 (C-level prints) for the duration of the block."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+@dataclass
+class _SipMsg:
+    mono_s: float
+    direction: str  # TX or RX
+    kind: str  # Request or Response
+    method: str
+    code: int | None
+    text: str
+
+
+class _LogSink(pj.LogWriter):
+    """Receives pjsua's log; keeps SIP messages per Call-ID with the time they passed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.by_call_id: dict[str, list[_SipMsg]] = {}
+        self.other: list[_SipMsg] = []
+
+    def write(self, entry: "pj.LogEntry") -> None:
+        try:
+            msg = entry.msg
+            m = _MSG_RE.search(msg)
+            if m is None:
+                return
+            now = time.monotonic()
+            direction, kind, what = m.group(1), m.group(2), m.group(3)
+            parts = what.split("/")
+            code: int | None = None
+            if kind == "Response":
+                code = int(parts[0]) if parts[0].isdigit() else None
+                method = parts[1] if len(parts) > 1 else ""
+            else:
+                method = parts[0]
+            cid = _CALLID_RE.search(msg)
+            item = _SipMsg(now, direction, kind, method, code, mask_auth(msg.rstrip()))
+            with self.lock:
+                if cid:
+                    self.by_call_id.setdefault(cid.group(1), []).append(item)
+                else:
+                    self.other.append(item)
+        except Exception:  # noqa: BLE001 - a callback must never raise into pjsua
+            pass
+
+    def take(self, call_id: str) -> list[_SipMsg]:
+        with self.lock:
+            return self.by_call_id.pop(call_id, [])
+
+
+def _prefer_g711(ep: "pj.Endpoint") -> None:
+    """Offer G.711 first (what telephone networks carry), keep GSM/iLBC as fallbacks, drop wideband."""
+    ranks = {"PCMU/8000": 255, "PCMA/8000": 254, "GSM/8000": 120, "iLBC/8000": 110}
+    for codec in ep.codecEnum2():
+        ep.codecSetPriority(codec.codecId, ranks.get(codec.codecId.rsplit("/", 1)[0], 0))
+
+
+class _Account(pj.Account):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reg_code: int | None = None
+        self.reg_reason = ""
+
+    def onRegState(self, prm: "pj.OnRegStateParam") -> None:  # noqa: N802 - pjsua2 name
+        try:
+            self.reg_code = int(prm.code)
+            self.reg_reason = str(prm.reason)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+@dataclass
+class _Active:
+    spec: CallSpec
+    call: "_Call | None"
+    start_mono: float
+    wav_path: Path
+    call_id: str = ""
+    recorder: "pj.AudioMediaRecorder | None" = None
+    rec_port: int | None = None
+    media_start_mono: float | None = None
+    answered_mono: float | None = None
+    disconnected_mono: float | None = None
+    local_hangup: str | None = None  # "cancel" or "bye" once we asked to hang up
+    local_hangup_mono: float | None = None
+    dtmf_sent_mono: float | None = None
+    last_code: int | None = None
+    last_reason: str | None = None
+    events: list[tuple[float, str, int | None, str | None]] = field(default_factory=list)
+    done: bool = False
+
+
+class _Call(pj.Call):
+    def __init__(self, acc: _Account, engine: "SipEngine", uid: str) -> None:
+        super().__init__(acc)
+        self.engine = engine
+        self.uid = uid
+
+    def onCallState(self, prm: "pj.OnCallStateParam") -> None:  # noqa: N802
+        try:
+            self.engine._on_state(self.uid, self)
+        except Exception as exc:  # noqa: BLE001
+            self.engine._callback_error(self.uid, exc)
+
+    def onCallMediaState(self, prm: "pj.OnCallMediaStateParam") -> None:  # noqa: N802
+        try:
+            self.engine._on_media(self.uid, self)
+        except Exception as exc:  # noqa: BLE001
+            self.engine._callback_error(self.uid, exc)
+
+
+class SipEngine:
+    """One pjsua2 Endpoint: places up to four calls at once and records them.
+
+    Use ``start()``, then ``begin(spec)`` for each call and ``poll()`` in a loop
+    until the finished ``CallRecord`` objects come back; ``stop()`` at the end.
+    """
+
+    def __init__(self, account: Account | None = None, clock_rate_hz: int = 8000,
+                 bind_address: str = "0.0.0.0", log_dir: Path | None = None) -> None:
+        self.account = account or Account()
+        self.clock_rate_hz = clock_rate_hz
+        self.bind_address = bind_address
+        self.log_dir = log_dir
+        self._ep: pj.Endpoint | None = None
+        self._acc: _Account | None = None
+        self._sink: _LogSink | None = None
+        self._active: dict[str, _Active] = {}
+        self._finished: list[CallRecord] = []
+        self._mono0 = time.monotonic()
+        self._wall0 = time.time()
+        self.local_port: int | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self, register_timeout_s: float = 10.0) -> None:
+        """Create the Endpoint, the UDP transport and the account; register if configured."""
+        password = resolve_password(self.account)
+        if self.account.registrar and not self.account.username:
+            raise BadInput("a registrar needs a username (--username)")
+        try:
+            ep = pj.Endpoint()
+            with _quiet_stdout():  # libCreate logs to stdout before any log config applies
+                ep.libCreate()
+            cfg = pj.EpConfig()
+            cfg.uaConfig.threadCnt = 0
+            cfg.uaConfig.mainThreadOnly = True
+            cfg.uaConfig.maxCalls = MAX_CALLS_PER_ENGINE
+            cfg.uaConfig.userAgent = "harness-mystery-shopper"
+            self._sink = _LogSink()
+            cfg.logConfig.writer = self._sink
+            cfg.logConfig.level = 4
+            cfg.logConfig.consoleLevel = 4  # the writer replaces the console and gets what passes this level
+            cfg.logConfig.msgLogging = True
+            cfg.medConfig.clockRate = self.clock_rate_hz
+            cfg.medConfig.sndClockRate = self.clock_rate_hz
+            cfg.medConfig.channelCount = 1
+            cfg.medConfig.ecTailLen = 0
+            cfg.medConfig.noVad = True
+            ep.libInit(cfg)
+            tcfg = pj.TransportConfig()
+            tcfg.port = 0
+            if self.bind_address != "0.0.0.0":
+                tcfg.boundAddress = self.bind_address
+            tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+            self.local_port = int(ep.transportGetInfo(tid).localName.split(":")[-1])
+            ep.libStart()
+            ep.audDevManager().setNullDev()
+            _prefer_g711(ep)
+            self._ep = ep
+            self._acc = _Account()
+            self._acc.create(self._account_config(password))
+        except pj.Error as exc:
+            raise InfraError(f"SIP stack failed to start: {exc.info()}") from exc
+        if self.account.registrar:
+            self._wait_registration(register_timeout_s)
+
+    def _account_config(self, password: str | None) -> "pj.AccountConfig":
+        acc = self.account
+        acfg = pj.AccountConfig()
+        host = "127.0.0.1" if self.bind_address == "0.0.0.0" else self.bind_address
+        if acc.registrar:
+            domain = acc.domain or acc.registrar.split(":", 1)[1].split(";")[0]
+            acfg.idUri = f"sip:{acc.username}@{domain}"
+            acfg.regConfig.registrarUri = acc.registrar
+            acfg.regConfig.retryIntervalSec = 0  # no retry storm after a refusal
+            acfg.regConfig.registerOnAdd = True
+        else:
+            user = acc.username or "harness"
+            acfg.idUri = f"sip:{user}@{acc.domain or host}"
+        proxy = acc.proxy or acc.registrar
+        if proxy:
+            acfg.sipConfig.proxies.append(proxy + (";lr" if ";lr" not in proxy else ""))
+        if acc.username and password is not None:
+            acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", acc.username, 0, password))
+        acfg.mediaConfig.transportConfig.port = 0
+        if self.bind_address != "0.0.0.0":
+            acfg.mediaConfig.transportConfig.boundAddress = self.bind_address
+        acfg.natConfig.iceEnabled = False
+        return acfg
+
+    def _wait_registration(self, timeout_s: float) -> None:
+        assert self._acc is not None and self._ep is not None
+        deadline = time.monotonic() + timeout_s
+        while self._acc.reg_code is None and time.monotonic() < deadline:
+            self._ep.libHandleEvents(10)
+        code, reason = self._acc.reg_code, self._acc.reg_reason
+        if code is None:
+            raise InfraError(f"registration to {self.account.registrar}: no answer within {timeout_s:g} s")
+        if code // 100 != 2:
+            raise InfraError(f"registration to {self.account.registrar} refused: {code} {reason}")
+
+    def stop(self) -> None:
+        """Hang up what is left, unregister, and destroy the Endpoint cleanly."""
+        ep = self._ep
+        if ep is None:
+            return
+        for uid in list(self._active):
+            self._hangup(self._active[uid], "bye")
+        deadline = time.monotonic() + 3.0
+        while self._active and time.monotonic() < deadline:
+            self.poll(20)
+        for act in self._active.values():
+            act.call = None
+            act.recorder = None
+        self._active.clear()
+        if self._acc is not None:
+            try:
+                if self.account.registrar:
+                    self._acc.setRegistration(False)
+                    end = time.monotonic() + 1.0
+                    while time.monotonic() < end:
+                        ep.libHandleEvents(10)
+                self._acc.shutdown()
+            except pj.Error:
+                pass
+        self._acc = None
+        gc.collect()
+        try:
+            ep.libDestroy()
+        except pj.Error:
+            pass
+        self._ep = None
+        gc.collect()
+
+    # -- calls --------------------------------------------------------------------------------
+    @property
+    def active_count(self) -> int:
+        """Calls in progress on this Endpoint."""
+        return len(self._active)
+
+    def begin(self, spec: CallSpec) -> None:
+        """Send the INVITE for ``spec``; the result comes back from ``poll``."""
+        assert self._ep is not None and self._acc is not None, "start() first"
+        if len(self._active) >= MAX_CALLS_PER_ENGINE:
+            raise InfraError("this SIP worker already holds 4 calls")
+        spec.out_dir.mkdir(parents=True, exist_ok=True)
+        act = _Active(spec=spec, call=None, start_mono=time.monotonic(),
+                      wav_path=spec.out_dir / f"{spec.call_uid}.wav")
+        self._active[spec.call_uid] = act
+        call = _Call(self._acc, self, spec.call_uid)
+        act.call = call
+        try:
+            call.makeCall(spec.target, pj.CallOpParam(True))
+            act.call_id = call.getInfo().callIdString
+        except pj.Error as exc:
+            act.call = None
+            act.last_reason = f"could not send INVITE: {exc.info()}"
+            act.events.append((time.monotonic(), "error", None, act.last_reason))
+            self._finish(act, error=act.last_reason)
+            return
+        self._write_partial(act)
+
+    def poll(self, timeout_ms: int = 10) -> list[CallRecord]:
+        """Pump pjsua once, apply timers, and return the calls that have ended since."""
+        assert self._ep is not None
+        self._ep.libHandleEvents(timeout_ms)
+        now = time.monotonic()
+        for act in list(self._active.values()):
+            if act.done or act.call is None:
+                continue
+            spec = act.spec
+            if act.answered_mono is None and act.local_hangup is None and now - act.start_mono >= spec.ring_timeout_s:
+                self._hangup(act, "cancel")
+            elif act.local_hangup is None and now - act.start_mono >= spec.max_call_s:
+                self._hangup(act, "bye")
+            elif (spec.dtmf and act.answered_mono is not None and act.dtmf_sent_mono is None
+                  and act.local_hangup is None and now - act.answered_mono >= spec.dtmf_after_s):
+                try:
+                    act.call.dialDtmf(spec.dtmf)
+                    act.dtmf_sent_mono = now
+                    act.events.append((now, "dtmf_sent", None, spec.dtmf))
+                except pj.Error as exc:
+                    act.events.append((now, "dtmf_failed", None, exc.info()))
+        for act in [a for a in self._active.values() if a.disconnected_mono is not None and not a.done]:
+            self._finish(act)
+        out, self._finished = self._finished, []
+        return out
+
+    def hangup_all(self) -> None:
+        """Ask every call in progress to end (CANCEL or BYE as fits its state)."""
+        for act in self._active.values():
+            self._hangup(act, "bye" if act.answered_mono is not None else "cancel")
+
+    def _hangup(self, act: _Active, how: str) -> None:
+        if act.call is None or act.local_hangup is not None or act.disconnected_mono is not None:
+            return
+        now = time.monotonic()
+        act.local_hangup = how
+        act.local_hangup_mono = now
+        try:
+            prm = pj.CallOpParam(True)
+            act.call.hangup(prm)
+        except pj.Error as exc:
+            act.events.append((now, "hangup_failed", None, exc.info()))
+
+    # -- callbacks (run inside libHandleEvents) -------------------------------------------------
+    def _on_state(self, uid: str, call: _Call) -> None:
+        act = self._active.get(uid)
+        if act is None:
+            return
+        ci = call.getInfo()
+        now = time.monotonic()
+        if not act.call_id:
+            act.call_id = ci.callIdString
+        act.last_code = int(ci.lastStatusCode)
+        act.last_reason = str(ci.lastReason)
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED and act.answered_mono is None:
+            act.answered_mono = now
+        elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            act.disconnected_mono = now
+            act.events.append((now, "disconnected", act.last_code, act.last_reason))
+            # Stop the recorder now (its header is written on destruction) and drop the
+            # Call reference: a stale Call destroyed later would hang up a reused call id.
+            act.recorder = None
+            act.call = None
+        self._write_partial(act)
+
+    def _on_media(self, uid: str, call: _Call) -> None:
+        act = self._active.get(uid)
+        if act is None:
+            return
+        ci = call.getInfo()
+        for idx, mi in enumerate(ci.media):
+            if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
+                continue
+            am = call.getAudioMedia(idx)
+            if act.recorder is None:
+                rec = pj.AudioMediaRecorder()
+                rec.createRecorder(str(act.wav_path))
+                act.recorder = rec
+                act.media_start_mono = time.monotonic()
+                act.events.append((act.media_start_mono, "media_start", None, None))
+            port = am.getPortId()
+            if port != act.rec_port:
+                am.startTransmit(act.recorder)
+                act.rec_port = port
+        self._write_partial(act)
+
+    def _callback_error(self, uid: str, exc: Exception) -> None:
+        act = self._active.get(uid)
+        if act is not None:
+            act.events.append((time.monotonic(), "callback_error", None, repr(exc)[:200]))
+
+    # -- results ------------------------------------------------------------------------------
+    def _utc(self, mono_s: float) -> str:
+        return utc_iso(self._wall0 + (mono_s - self._mono0))
+
+    def _finish(self, act: _Active, error: str | None = None) -> None:
+        act.done = True
+        act.recorder = None
+        act.call = None
+        gc.collect()
+        msgs = self._sink.take(act.call_id) if (self._sink and act.call_id) else []
+        record = build_record(act.spec, act.call_id or None, msgs, act, self._utc, error)
+        if act.wav_path.exists():
+            repaired = repair_wav_header(act.wav_path)
+            record.recording = act.wav_path.name
+            record.recording_repaired = repaired
+            record.recording_duration_s = round(wav_duration_s(act.wav_path), 3)
+            if record.media_start_s is not None and record.ended_s is not None:
+                record.recording_gap_s = round(
+                    (record.ended_s - record.media_start_s) - record.recording_duration_s, 3)
+        sip_log = act.spec.out_dir / f"{act.spec.call_uid}.sip.log"
+        with open(sip_log, "w") as f:
+            for m in msgs:
+                f.write(f"--- {self._utc(m.mono_s)} {m.direction}\n{m.text}\n")
+        record.sip_log = sip_log.name
+        write_record(record, act.spec.out_dir)
+        partial = act.spec.out_dir / f"{act.spec.call_uid}.events.partial.json"
+        partial.unlink(missing_ok=True)
+        self._active.pop(act.spec.call_uid, None)
+        self._finished.append(record)
+
+    def _write_partial(self, act: _Active) -> None:
+        """Keep a partial timeline on disk so a killed worker's call is not lost."""
+        msgs = list(self._sink.by_call_id.get(act.call_id, [])) if (self._sink and act.call_id) else []
+        rec = build_record(act.spec, act.call_id or None, msgs, act, self._utc, None)
+        path = act.spec.out_dir / f"{act.spec.call_uid}.events.partial.json"
+        path.write_text(rec.model_dump_json(indent=1))
+
+
+def build_record(spec: CallSpec, call_id: str | None, msgs: list[_SipMsg], act: _Active,
+                 utc, error: str | None) -> CallRecord:
+    """Turn captured SIP messages and call-state times into the call's ``CallRecord``."""
+    invite_tx = next((m for m in msgs if m.direction == "TX" and m.kind == "Request" and m.method == "INVITE"),
+                     None)
+    t0 = invite_tx.mono_s if invite_tx else act.start_mono
+    evs: list[tuple[float, str, int | None, str | None, str | None]] = []
+    seen: set[tuple[str, str, int | None]] = set()
+    for m in msgs:
+        key = (m.direction, m.method, m.code)
+        if m.kind == "Request":
+            if m.method == "INVITE" and m.direction == "TX":
+                evs.append((m.mono_s, "invite_sent", None, None, None))
+            elif m.method in ("CANCEL", "BYE") and key not in seen:
+                by = "local" if m.direction == "TX" else "remote"
+                evs.append((m.mono_s, f"{m.method.lower()}_{'sent' if by == 'local' else 'received'}",
+                            None, None, by))
+            seen.add(key)
+            continue
+        if m.method != "INVITE" or m.direction != "RX" or key in seen:
+            continue
+        seen.add(key)
+        assert m.code is not None
+        if m.code < 200:
+            evs.append((m.mono_s, "provisional", m.code, _reason(m.text), None))
+        elif m.code < 300:
+            evs.append((m.mono_s, "answered", m.code, _reason(m.text), None))
+        elif m.code in (401, 407):
+            evs.append((m.mono_s, "auth_challenge", m.code, _reason(m.text), None))
+        else:
+            evs.append((m.mono_s, "final", m.code, _reason(m.text), None))
+    for mono, typ, code, reason in act.events:
+        evs.append((mono, typ, code, reason, None))
+    evs.sort(key=lambda e: e[0])
+    events = [CallEvent(t_s=round(mono - t0, 3), type=typ, code=code, reason=reason, utc=utc(mono), by=by)
+              for mono, typ, code, reason, by in evs]
+    answered = next((e for e in evs if e[1] == "answered"), None)
+    answered_mono = answered[0] if answered else act.answered_mono
+    # The call ends on the wire: our BYE/CANCEL, their BYE, or their final error response.
+    enders = [e[0] for e in evs if e[1] in ("bye_sent", "bye_received", "cancel_sent", "final")]
+    ended_mono = min(enders) if enders else act.disconnected_mono
+    if ended_mono is not None and act.disconnected_mono is not None:
+        ended_mono = min(ended_mono, act.disconnected_mono) if not enders else ended_mono
+    if act.local_hangup is not None:
+        disconnect_by = DisconnectBy.LOCAL
+    elif any(e[1] == "bye_received" for e in evs) or (
+            act.disconnected_mono is not None and act.last_code is not None and act.last_code >= 300
+            and any(e[1] == "final" for e in evs)):
+        disconnect_by = DisconnectBy.REMOTE
+    elif act.disconnected_mono is not None and answered_mono is not None:
+        disconnect_by = DisconnectBy.REMOTE
+    else:
+        disconnect_by = DisconnectBy.NONE
+    final_status = act.last_code
+    final_reason = act.last_reason
+    if answered_mono is not None:
+        final_status, final_reason = 200, "OK"
+    rec = CallRecord(
+        call_uid=spec.call_uid, sip_call_id=call_id, target=spec.target,
+        invite_at=utc(t0), invite_monotonic_s=round(t0, 6), events=events,
+        answered_s=None if answered_mono is None else round(answered_mono - t0, 3),
+        media_start_s=None if act.media_start_mono is None else round(act.media_start_mono - t0, 3),
+        ended_s=None if ended_mono is None else round(ended_mono - t0, 3),
+        final_status=final_status, final_reason=final_reason, disconnect_by=disconnect_by, error=error,
+    )
+    return rec
+
+
+def _reason(text: str) -> str | None:
+    for line in text.splitlines():
+        if line.startswith("SIP/2.0 "):
+            parts = line.split(" ", 2)
+            return parts[2].strip() if len(parts) > 2 else None
+    return None
+
+
+def write_record(record: CallRecord, out_dir: Path) -> Path:
+    """Write ``<call_uid>.events.json`` atomically (write, fsync, rename)."""
+    path = out_dir / f"{record.call_uid}.events.json"
+    tmp = path.with_suffix(".json.tmp")
+    with open(tmp, "w") as f:
+        f.write(record.model_dump_json(indent=1))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def place_one(spec: CallSpec, account: Account | None = None, poll_ms: int = 10) -> CallRecord:
+    """Place one call in this process and block until it has ended (``harness call``)."""
+    engine = SipEngine(account)
+    engine.start()
+    try:
+        engine.begin(spec)
+        deadline = time.monotonic() + spec.max_call_s + 40.0
+        while time.monotonic() < deadline:
+            done = engine.poll(poll_ms)
+            if done:
+                return done[0]
+        raise InfraError(f"call {spec.call_uid} did not end within {spec.max_call_s + 40:g} s")
+    finally:
+        engine.stop()
+
+
+def load_record(path: Path) -> CallRecord:
+    """Read an events file back (used by the pool to recover a dead worker's calls)."""
+    return CallRecord.model_validate(json.loads(path.read_text()))
+
+
+__all__ = ["SipEngine", "place_one", "mask_auth", "resolve_password", "write_record", "load_record",
+           "MAX_CALLS_PER_ENGINE", "DialError"]

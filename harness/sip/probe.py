@@ -1,0 +1,87 @@
+"""``harness call``: one call, its three files, a one-line summary and an exit code."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import click
+
+from harness.errors import EXIT_INFRA, EXIT_OK, BadInput
+from harness.sip.seam import Account, CallRecord, CallSpec
+
+AUTH_FAILURE_CODES = (401, 403, 407)
+
+
+def new_call_uid(prefix: str = "call") -> str:
+    """A sortable, unique call id: prefix-YYYYmmddTHHMMSS-xxxx."""
+    return f"{prefix}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+
+
+def default_bind(target: str) -> str:
+    """Loopback targets get a loopback-bound stack, so lab calls never leave 127.0.0.1."""
+    host = target.split("@", 1)[-1].split(":", 1)[0].split(";", 1)[0] if "@" in target else \
+        target.split(":", 2)[1] if target.count(":") >= 1 else ""
+    return "127.0.0.1" if host.startswith("127.") or host == "localhost" else "0.0.0.0"
+
+
+def infra_failure(rec: CallRecord) -> str | None:
+    """Why this call counts as a SIP/infrastructure failure (exit 3), or None."""
+    if rec.error:
+        return rec.error
+    if rec.answered_s is None and rec.final_status in AUTH_FAILURE_CODES:
+        return f"authentication refused: {rec.final_status} {rec.final_reason}"
+    if rec.answered_s is None and not any(e.type in ("provisional", "final", "answered") for e in rec.events) \
+            and rec.disconnect_by.value != "local":
+        return f"no response from {rec.target} ({rec.final_status} {rec.final_reason})"
+    return None
+
+
+def summary_line(rec: CallRecord, out_dir: Path) -> str:
+    """One line a person reads: what happened, when, and where the files are."""
+    if rec.answered_s is not None:
+        what = f"answered at {rec.answered_s:.2f} s, ended at {rec.ended_s or 0:.2f} s by {rec.disconnect_by.value}"
+    else:
+        what = f"not answered: {rec.final_status} {rec.final_reason}, ended at {rec.ended_s or 0:.2f} s " \
+               f"by {rec.disconnect_by.value}"
+    files = f"{out_dir}/{rec.call_uid}.{{wav,events.json,sip.log}}"
+    rec_note = ""
+    if rec.recording_duration_s is not None:
+        rec_note = f"; recording {rec.recording_duration_s:.2f} s (gap {rec.recording_gap_s or 0:+.3f} s)"
+    return f"{rec.call_uid} {rec.target}: {what}{rec_note}; files {files}"
+
+
+def probe(target: str, out_dir: Path, *, registrar: str | None, username: str | None, password_env: str | None,
+          ring_timeout_s: float, max_call_s: float, dtmf: str | None, dtmf_after_s: float,
+          bind: str | None) -> int:
+    """Place one call and return the exit code (0 completed, 3 SIP/infrastructure failure)."""
+    if not target.startswith(("sip:", "sips:")):
+        raise BadInput(f"target {target!r} is not a SIP URI (e.g. sip:1001@127.0.0.1:5060)")
+    if ring_timeout_s <= 0 or max_call_s <= 0:
+        raise BadInput("--ring-timeout-s and --max-call-s must be positive")
+    from harness.sip.pjsua_adapter import SipEngine
+
+    account = Account(registrar=registrar, username=username, password_env=password_env)
+    spec = CallSpec(call_uid=new_call_uid(), target=target, out_dir=out_dir, ring_timeout_s=ring_timeout_s,
+                    max_call_s=max_call_s, dtmf=dtmf, dtmf_after_s=dtmf_after_s)
+    engine = SipEngine(account, bind_address=bind or default_bind(target))
+    engine.start()
+    try:
+        engine.begin(spec)
+        deadline = time.monotonic() + max_call_s + 40.0
+        rec: CallRecord | None = None
+        while rec is None and time.monotonic() < deadline:
+            done = engine.poll(10)
+            rec = done[0] if done else None
+    finally:
+        engine.stop()
+    if rec is None:
+        click.secho(f"harness: error: call to {target} did not end in time", fg="red", err=True)
+        return EXIT_INFRA
+    click.echo(summary_line(rec, out_dir))
+    failure = infra_failure(rec)
+    if failure:
+        click.secho(f"harness: error: {failure}", fg="red", err=True)
+        return EXIT_INFRA
+    return EXIT_OK
