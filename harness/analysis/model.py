@@ -1,0 +1,140 @@
+"""Labels, segments, parameters and the analyzer id: the data the phase analysis returns.
+
+Every threshold of the analysis lives in ``AnalysisParams``; its defaults are declared
+here once. ``analyzer_id(params)`` names the analyzer version and a hash of the
+parameters, so a verdict can be reproduced from the evidence years later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+
+ANALYZER_NAME = "harness-phases"
+ANALYZER_VERSION = "1.0"
+
+
+class Label(str, Enum):
+    """What the caller heard during a segment (values are a contract: they go into JSON/CSV)."""
+
+    SILENCE = "silence"
+    MUSIC = "music"
+    SPEECH = "speech"
+    RINGBACK = "ringback"
+    BUSY_TONE = "busy_tone"
+    SIT = "sit"
+    DTMF = "dtmf"
+    TONE = "tone"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One labelled stretch of the recording, in seconds from its start."""
+
+    start_s: float
+    end_s: float
+    label: Label
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class AnalysisParams:
+    """All thresholds of the analysis (units in the names; dB are dBFS unless said otherwise)."""
+
+    # front end
+    analysis_rate_hz: int = 8000  # every input is brought to this rate
+    frame_s: float = 0.020  # label resolution
+    fft_size: int = 512  # 64 ms at 8 kHz: resolves 440+480 Hz and +-1.5% tone classes
+    fft_hop_frames: int = 2  # one spectrum every 2 frames (40 ms): the spectra are the cost
+    band_low_hz: float = 300.0
+    band_high_hz: float = 3400.0
+    # silence / activity (hysteresis on frame energy, relative to the file's noise floor)
+    digital_silence_abs: float = 2.0 / 32768  # |sample| at or below this is a dead line
+    active_on_db: float = -48.0  # frame energy above this starts activity
+    active_off_db: float = -54.0  # ... and below this ends it
+    floor_margin_on_db: float = 12.0  # activity also needs this much above the noise floor
+    floor_margin_off_db: float = 8.0
+    min_silence_s: float = 0.40  # shorter pauses inside activity are bridged
+    min_active_s: float = 0.10  # shorter bursts of activity are dropped
+    # music vs speech (window features, logistic score)
+    window_s: float = 1.0
+    # logistic weights: bias, std of frame dB, spectral-peak persistence, spectral flux (dB),
+    # mean |frame-to-frame dB change|; fitted on the labelled set (docs/ANALYSIS.md)
+    score_weights: tuple[float, ...] = (-5.74, 0.089, -10.41, 0.942, 1.0)
+    score_smooth_s: float = 0.5
+    speech_on: float = 0.6  # hysteresis on the speech probability
+    speech_off: float = 0.4
+    min_music_s: float = 1.5
+    min_speech_s: float = 0.5
+    boundary_search_s: float = 0.8  # refine music/speech changes within this distance
+    # tones
+    tone_purity: float = 0.90  # energy share of the two strongest spectral peaks
+    tone_freq_tol: float = 0.015  # relative frequency tolerance (2.5% confuses A4=440 with 450 Hz)
+    tone_edge_drop_db: float = 9.0  # tone edges refined to frames within this of the tone level
+    dtmf_min_s: float = 0.06
+    sit_min_s: float = 0.20
+    sit_max_s: float = 0.45
+    ring_min_on_s: float = 0.7
+    ring_max_gap_s: float = 6.5
+    busy_max_on_s: float = 0.75
+    busy_max_gap_s: float = 0.75
+    tone_gap_drop_db: float = 12.0  # cadence gaps / a lone tone's surroundings this far below it
+    tone_min_s: float = 0.25  # a lone steady tone (beep) at least this long
+    tone_max_db_std: float = 1.5  # ... with its level this steady
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["score_weights"] = list(self.score_weights)
+        return d
+
+
+DEFAULT = AnalysisParams()
+
+
+def analyzer_id(params: AnalysisParams = DEFAULT) -> str:
+    """``harness-phases/<version>+<sha256[:8] of the canonical JSON of params>``."""
+    blob = json.dumps(params.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+    return f"{ANALYZER_NAME}/{ANALYZER_VERSION}+{hashlib.sha256(blob).hexdigest()[:8]}"
+
+
+@dataclass
+class AnalysisResult:
+    """The analysis of one file, as written by ``harness analyze --format json``."""
+
+    file: str
+    sample_rate_hz: int
+    duration_s: float
+    analyzer: str
+    params: dict[str, object]
+    segments: list[Segment]
+    summary: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "sample_rate_hz": self.sample_rate_hz,
+            "duration_s": round(self.duration_s, 3),
+            "analyzer": self.analyzer,
+            "params": self.params,
+            "segments": [
+                {"start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3), "label": s.label.value}
+                for s in self.segments
+            ],
+            "summary": {k: round(v, 3) for k, v in self.summary.items()},
+        }
+
+
+def summarize(segments: list[Segment]) -> dict[str, float]:
+    """Seconds per label, every label present (0.0 when absent), in Label order."""
+    out = {lab.value: 0.0 for lab in Label}
+    for s in segments:
+        out[s.label.value] += s.duration_s
+    return out
+
+
