@@ -58,8 +58,10 @@ class AnalysisParams:
     digital_silence_abs: float = 2.0 / 32768  # |sample| at or below this is a dead line
     active_on_db: float = -48.0  # frame energy above this starts activity
     active_off_db: float = -54.0  # ... and below this ends it
-    floor_margin_on_db: float = 12.0  # activity also needs this much above the noise floor
-    floor_margin_off_db: float = 8.0
+    floor_window_s: float = 5.0  # background level = lowest level within this window ...
+    floor_cap_db: float = -48.0  # ... but never above this (louder is content, not background)
+    floor_margin_on_db: float = 6.0  # activity also needs this much above the background
+    floor_margin_off_db: float = 3.0
     min_silence_s: float = 0.40  # shorter pauses inside activity are bridged
     min_active_s: float = 0.10  # shorter bursts of activity are dropped
     # music vs speech (window features, logistic score)

@@ -80,6 +80,21 @@ def speech_probability(ev: FrameEvidence, active: np.ndarray, params: AnalysisPa
     return region_mean(p.astype(np.float32), sh, rstart, rend)
 
 
+def local_floor(energy_db: np.ndarray, params: AnalysisParams) -> np.ndarray:
+    """Background level per frame: the minimum of 3-frame mean energy within +-floor_window_s/2,
+    capped at ``floor_cap_db`` (anything louder is content, not background)."""
+    n = len(energy_db)
+    sm = np.convolve(energy_db, np.ones(3, np.float32) / 3, mode="same")
+    blk = max(1, int(round(0.5 / params.frame_s)))
+    nb = -(-n // blk)
+    padded = np.concatenate([sm, np.full(nb * blk - n, np.inf, np.float32)])
+    bmin = padded.reshape(nb, blk).min(axis=1)
+    k = max(0, int(round(params.floor_window_s / 2 / 0.5)))
+    ext = np.concatenate([np.full(k, np.inf), bmin, np.full(k, np.inf)])
+    win = np.min(np.stack([ext[i: i + nb] for i in range(2 * k + 1)]), axis=0)
+    return np.minimum(np.repeat(win, blk)[:n], params.floor_cap_db).astype(np.float32)
+
+
 def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndarray:
     """Label codes (index into ``Label``) for each 20 ms frame of the evidence."""
     n = ev.n
@@ -92,10 +107,9 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
         tone[b.start:b.end] = True
 
     edb = ev.energy_db
-    live = edb[~ev.dead]
-    floor = min(float(np.percentile(live, 5)) if len(live) else -100.0, -55.0)
-    on_thr = max(params.active_on_db, floor + params.floor_margin_on_db)
-    off_thr = max(params.active_off_db, floor + params.floor_margin_off_db)
+    floor = local_floor(edb, params)
+    on_thr = np.maximum(params.active_on_db, floor + params.floor_margin_on_db)
+    off_thr = np.maximum(params.active_off_db, floor + params.floor_margin_off_db)
     active = hysteresis(edb > on_thr, edb < off_thr) & ~ev.dead & ~tone
     fr = params.frame_s
     active = fill_short(active, False, int(round(params.min_silence_s / fr)))
@@ -119,6 +133,13 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
             r[:] = p[a:b].mean() >= 0.5
             continue
         r[:] = _min_runs(r, min_sp, min_mu)
+        for edge in (slice(0, min_mu), slice(len(r) - min_mu, len(r))):
+            # a short speech-like stretch where music fades in or out is the music's edge
+            rs, re_ = runs(r)
+            for x, y in zip(rs, re_):
+                short = y - x < min_mu and (x == 0 or y == len(r)) and not (x == 0 and y == len(r))
+                if short and (edge.start <= x < edge.stop or edge.start < y <= edge.stop):
+                    r[x:y] = False
         r[:] = _refine(r, ev, a, params)
     labels[active & speech] = CODE[Label.SPEECH]
     labels[active & ~speech] = CODE[Label.MUSIC]
@@ -170,7 +191,8 @@ def labels_to_segments(labels: np.ndarray, frame_s: float, duration_s: float,
     change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
     starts = np.concatenate([[0], change])
     ends = np.concatenate([change, [len(labels)]])
-    segs = [Segment(round(offset_s + a * frame_s, 6), round(offset_s + b * frame_s, 6), LABELS[int(labels[a])])
+    segs = [Segment(round(offset_s + float(a) * frame_s, 6), round(offset_s + float(b) * frame_s, 6),
+                    LABELS[int(labels[a])])
             for a, b in zip(starts, ends)]
     last = segs[-1]
     segs[-1] = Segment(last.start_s, round(offset_s + duration_s, 6), last.label)

@@ -316,6 +316,9 @@ def build_call(kind: str, seed: int, src: Sources) -> tuple[np.ndarray, np.ndarr
     else:
         raise ValueError(f"unknown call kind {kind!r}")
     x, lab = c.finish()
+    # the line went dead where the final silence begins (what the audio can show)
+    loud = np.flatnonzero(lab != LABEL_CODE[Label.SILENCE])
+    c.events["dead_start"] = [round(float(loud[-1] + 1) / SR, 4)] if len(loud) else [0.0]
     return x, lab, c.events
 
 

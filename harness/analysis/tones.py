@@ -57,8 +57,9 @@ def find_bursts(ev: FrameEvidence, params: AnalysisParams) -> list[Burst]:
     same = np.zeros(len(t), bool)
     same[1:] = (
         t[1:] & t[:-1]
-        & (_close(lo[1:], lo[:-1], tol) | _close(lo[1:], hi[:-1], tol) | _close(hi[1:], lo[:-1], tol))
-    )
+        & _close(lo[1:], lo[:-1], tol)
+        & (np.isnan(hi[1:]) | np.isnan(hi[:-1]) | _close(hi[1:], hi[:-1], tol))
+    )  # a frame where one tone hands over to the next shows both: it ends the first burst
     starts = np.flatnonzero(t & ~same)
     hop = params.fft_hop_frames
     bursts = []
