@@ -89,6 +89,13 @@ def find_bursts(ev: FrameEvidence, params: AnalysisParams) -> list[Burst]:
                 b += 1
         while b > a + 1 and ev.energy_db[b - 1] < thr:
             b -= 1
+        if bursts and a < bursts[-1].end:  # back-to-back tones (SIT): split the shared frames
+            cut = (max(a, bursts[-1].start + 1) + bursts[-1].end) // 2
+            prev = bursts[-1]
+            bursts[-1] = Burst(prev.start, cut, prev.f_lo, prev.f_hi, prev.level_db,
+                               float(np.std(ev.energy_db[prev.start:cut])), None)
+            a = max(a, cut)
+            b = max(b, a + 1)
         bursts.append(Burst(a, b, f_lo, f_hi, level, float(np.std(ev.energy_db[a:b])), None))
     return bursts
 

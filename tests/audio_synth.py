@@ -1,0 +1,44 @@
+"""Helpers for the analysis tests: synthetic tones and short real snippets at 8 kHz."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SR = 8000
+MOH = Path("/usr/share/asterisk/moh/macroform-cold_day.wav")
+PROMPT = Path("/usr/share/asterisk/sounds/en/queue-periodic-announce.wav")
+
+
+def tone(freqs: tuple[float, ...], dur_s: float, level_db: float = -18.0, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(round(dur_s * sr))) / sr
+    x = sum(np.sin(2 * np.pi * f * t) for f in freqs)
+    return (np.asarray(x) * 10 ** (level_db / 20) * np.sqrt(2 / len(freqs))).astype(np.float32)
+
+
+def zeros(dur_s: float, sr: int = SR) -> np.ndarray:
+    return np.zeros(int(round(dur_s * sr)), np.float32)
+
+
+def cadence(freqs: tuple[float, ...], on_s: float, off_s: float, cycles: int) -> np.ndarray:
+    return np.concatenate([np.concatenate([tone(freqs, on_s), zeros(off_s)]) for _ in range(cycles)])
+
+
+def real(path: Path, start_s: float, dur_s: float, level_db: float = -20.0) -> np.ndarray:
+    if not path.exists():
+        pytest.skip(f"{path} missing: apt-get install asterisk-moh-opsound-wav asterisk-core-sounds-en-wav")
+    x, sr = sf.read(path, dtype="float32", start=int(start_s * SR), frames=int(dur_s * SR))
+    assert sr == SR
+    return x * 10 ** (level_db / 20) / np.sqrt(np.mean(x**2) + 1e-12)
+
+
+def pcm16(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
+
+
+def write(path: Path, x: np.ndarray, sr: int = SR) -> Path:
+    sf.write(path, pcm16(x), sr, subtype="PCM_16")
+    return path

@@ -1,0 +1,214 @@
+"""Phase analysis: exact expectations on synthetic tones and short real snippets.
+
+Tolerances are stated per test; times in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from harness.analysis import DEFAULT, AnalysisParams, Label, Segment, analyze_file, analyze_samples, analyzer_id
+from harness.analysis import wavfile
+from harness.analysis.evaluate import boundary_errors, confusion, frame_codes, shift
+from harness.analysis.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from harness.cli import main
+from audio_synth import MOH, PROMPT, SR, cadence, pcm16, real, tone, write, zeros
+
+ONSET_TOL_S = 0.05
+
+
+def spans(segments: list[Segment], label: Label) -> list[tuple[float, float]]:
+    return [(s.start_s, s.end_s) for s in segments if s.label == label]
+
+
+def covered(segments: list[Segment], label: Label, a: float, b: float) -> float:
+    """Fraction of [a, b) labelled ``label``."""
+    return sum(max(0.0, min(e, b) - max(s, a)) for s, e in spans(segments, label)) / (b - a)
+
+
+def assert_tiling(segments: list[Segment], duration_s: float) -> None:
+    assert segments[0].start_s == 0.0
+    assert segments[-1].end_s == pytest.approx(duration_s, abs=1e-6)
+    for a, b in zip(segments, segments[1:]):
+        assert a.end_s == b.start_s and a.label != b.label
+
+
+def test_analyzer_id_names_version_and_param_hash() -> None:
+    a = analyzer_id(DEFAULT)
+    assert a.startswith("harness-phases/1.0+") and len(a.split("+")[1]) == 8
+    assert analyzer_id(AnalysisParams()) == a
+    assert analyzer_id(AnalysisParams(min_music_s=2.0)) != a
+
+
+def test_china_ringback_cadence_onsets_within_50ms() -> None:
+    x = np.concatenate([zeros(0.3), cadence((450.0,), 1.0, 4.0, 3), tone((450.0,), 1.0)])
+    segs = analyze_samples(pcm16(x), SR)
+    assert_tiling(segs, len(x) / SR)
+    rb = spans(segs, Label.RINGBACK)
+    assert len(rb) == 4
+    for k, (s, e) in enumerate(rb):
+        assert s == pytest.approx(0.3 + 5 * k, abs=ONSET_TOL_S)
+        assert e == pytest.approx(1.3 + 5 * k, abs=ONSET_TOL_S)
+    assert {s.label for s in segs} == {Label.RINGBACK, Label.SILENCE}
+
+
+@pytest.mark.parametrize("freqs,on_s,label", [
+    ((440.0, 480.0), 2.0, Label.RINGBACK),  # US
+    ((425.0,), 1.0, Label.RINGBACK),  # EU
+    ((480.0, 620.0), 0.5, Label.BUSY_TONE),  # US busy
+    ((425.0,), 0.5, Label.BUSY_TONE),  # EU busy
+    ((450.0,), 0.35, Label.BUSY_TONE),  # China busy
+])
+def test_call_progress_tones(freqs: tuple[float, ...], on_s: float, label: Label) -> None:
+    off = 4.0 if label == Label.RINGBACK else on_s
+    x = np.concatenate([zeros(0.5), cadence(freqs, on_s, off, 4)])
+    segs = analyze_samples(pcm16(x), SR)
+    found = spans(segs, label)
+    assert len(found) == 4
+    assert found[0][0] == pytest.approx(0.5, abs=ONSET_TOL_S)
+    assert covered(segs, label, 0.5, 0.5 + on_s) > 0.9
+
+
+def test_sit_dtmf_and_beep() -> None:
+    sit = np.concatenate([tone((913.8,), 0.274), tone((1370.6,), 0.274), tone((1776.7,), 0.380)])
+    digits = np.concatenate([np.concatenate([tone((770.0, 1336.0), 0.1), zeros(0.1)]) for _ in range(3)])
+    x = np.concatenate([zeros(0.5), sit, zeros(1.0), digits, zeros(1.0), tone((1000.0,), 0.5), zeros(1.0)])
+    segs = analyze_samples(pcm16(x), SR)
+    assert spans(segs, Label.SIT)[0][0] == pytest.approx(0.5, abs=ONSET_TOL_S)
+    assert covered(segs, Label.SIT, 0.5, 1.428) > 0.9
+    d = spans(segs, Label.DTMF)
+    assert len(d) == 3 and d[0][0] == pytest.approx(2.428, abs=ONSET_TOL_S)
+    beep = spans(segs, Label.TONE)
+    assert len(beep) == 1 and beep[0][0] == pytest.approx(4.028, abs=ONSET_TOL_S)
+
+
+def test_music_speech_dead_line_real_snippets() -> None:
+    music = real(MOH, 30.0, 12.0, -22.0)
+    speech = real(PROMPT, 0.0, 4.0, -20.0)
+    x = np.concatenate([music, zeros(0.8), speech, zeros(6.0)])
+    segs = analyze_samples(pcm16(x), SR)
+    assert covered(segs, Label.MUSIC, 0.0, 12.0) > 0.97
+    assert covered(segs, Label.SPEECH, 12.8, 12.8 + 3.0) > 0.9
+    last = segs[-1]
+    assert last.label == Label.SILENCE and last.end_s - last.start_s >= 6.0
+    music_end = spans(segs, Label.MUSIC)[-1][1]
+    assert music_end == pytest.approx(12.0, abs=0.1)
+
+
+def test_announcement_over_music_is_speech() -> None:
+    bed = real(MOH, 30.0, 14.0, -22.0)  # (60-68 s of this track is sparse and scores speech-like)
+    speech = real(PROMPT, 0.0, 4.0, -16.0)
+    bed[5 * SR: 5 * SR + len(speech)] += speech
+    segs = analyze_samples(pcm16(bed), SR)
+    sp = spans(segs, Label.SPEECH)
+    assert sp and sp[0][0] == pytest.approx(5.0, abs=0.2)
+    assert sum(e - s for s, e in sp) >= 1.5
+    assert covered(segs, Label.MUSIC, 0.0, 4.5) > 0.95
+
+
+def test_comfort_noise_dead_line_is_silence() -> None:
+    rng = np.random.default_rng(1)
+    x = np.concatenate([tone((1000.0,), 0.5), rng.standard_normal(10 * SR).astype(np.float32) * 10 ** (-70 / 20)])
+    segs = analyze_samples(pcm16(x), SR)
+    assert covered(segs, Label.SILENCE, 0.6, 10.5) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("rate", [16000, 32000, 48000])
+def test_higher_rates_are_resampled(tmp_path: Path, rate: int) -> None:
+    x = np.concatenate([zeros(0.5, rate), tone((450.0,), 1.0, sr=rate), zeros(4.0, rate), tone((450.0,), 1.0, sr=rate)])
+    res = analyze_file(write(tmp_path / f"rb{rate}.wav", x, rate))
+    assert res.sample_rate_hz == rate
+    rb = spans(res.segments, Label.RINGBACK)
+    assert [round(s, 1) for s, _ in rb] == [0.5, 5.5]
+
+
+def test_blockwise_file_matches_whole_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    music = real(MOH, 0.0, 25.0, -22.0)
+    x = np.concatenate([cadence((425.0,), 1.0, 4.0, 2), music, zeros(2.0), real(PROMPT, 0.0, 4.0), zeros(3.0)])
+    whole = analyze_samples(pcm16(x), SR)
+    monkeypatch.setattr(wavfile, "BLOCK_S", 8.0)
+    monkeypatch.setattr(wavfile, "MARGIN_S", 6.0)
+    res = analyze_file(write(tmp_path / "long.wav", x))
+    assert_tiling(res.segments, len(x) / SR)
+    n = len(x) // 160
+    agree = (frame_codes(whole, n) == frame_codes(res.segments, n)).mean()
+    assert agree > 0.99
+    assert sum(res.summary.values()) == pytest.approx(len(x) / SR, abs=1e-3)
+
+
+def test_metric_fails_when_labels_are_shifted_by_one_second() -> None:
+    truth = [Segment(0.0, 1.0, Label.SILENCE), Segment(1.0, 2.0, Label.RINGBACK), Segment(2.0, 5.0, Label.SILENCE),
+             Segment(5.0, 30.0, Label.MUSIC), Segment(30.0, 34.0, Label.SPEECH), Segment(34.0, 40.0, Label.SILENCE)]
+    events = {"music_start": [5.0], "music_end": [30.0], "greeting_start": [30.0], "dead_start": [34.0]}
+    n = 2000
+    tc = frame_codes(truth, n)
+    assert np.trace(confusion(tc, tc)) == n
+    moved = shift(truth, 1.0)
+    c = confusion(tc, frame_codes(moved, n))
+    assert np.trace(c) / n < 0.97
+    errs = boundary_errors(events, moved)
+    assert all(abs(v[0] - 1.0) < 1e-9 for v in errs.values())
+    assert all(v[0] == 0.0 for v in boundary_errors(events, truth).values())
+
+
+def test_g711_reference_values() -> None:
+    x = np.array([0, 1000, -1000, 32767, -32768], np.int16)
+    assert list(ulaw_encode(x)) == [0xFF, 0xCE, 0x4E, 0x80, 0x00]
+    assert list(alaw_encode(x)) == [0xD5, 0xFA, 0x7A, 0xAA, 0x2A]
+    y = np.arange(-32000, 32000, 7, dtype=np.int16)
+    assert np.all(np.abs(ulaw_decode(ulaw_encode(y)).astype(int) - y) <= np.abs(y.astype(int)) // 16 + 16)
+    assert np.all(np.abs(alaw_decode(alaw_encode(y)).astype(int) - y) <= np.abs(y.astype(int)) // 16 + 16)
+
+
+def test_cli_json_contract(tmp_path: Path) -> None:
+    x = np.concatenate([zeros(0.5), cadence((450.0,), 1.0, 4.0, 2)])
+    path = write(tmp_path / "call.wav", x)
+    r = CliRunner().invoke(main, ["analyze", str(path)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert set(doc) == {"file", "sample_rate_hz", "duration_s", "analyzer", "params", "segments", "summary"}
+    assert doc["sample_rate_hz"] == 8000 and doc["duration_s"] == pytest.approx(10.5)
+    assert doc["analyzer"] == analyzer_id(DEFAULT) and doc["params"]["frame_s"] == 0.02
+    assert [s["label"] for s in doc["segments"]] == ["silence", "ringback", "silence", "ringback", "silence"]
+    assert set(doc["summary"]) == {lab.value for lab in Label}
+    r = CliRunner().invoke(main, ["analyze", str(path), "--format", "csv"])
+    assert r.exit_code == 0 and r.output.splitlines()[:2] == ["start_s,end_s,label", "0.000,0.500,silence"]
+    r = CliRunner().invoke(main, ["analyze", str(path), "--format", "table"])
+    assert r.exit_code == 0 and "ringback" in r.output
+
+
+def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
+    text = tmp / "notes.wav"
+    text.write_text("not audio at all\n")
+    empty = tmp / "empty.wav"
+    empty.write_bytes(b"")
+    good = write(tmp / "good.wav", tone((450.0,), 0.5))
+    trunc = tmp / "trunc.wav"
+    trunc.write_bytes(good.read_bytes()[:30])
+    stereo = tmp / "stereo.wav"
+    sf.write(stereo, np.zeros((800, 2), np.int16), SR, subtype="PCM_16")
+    odd = tmp / "odd.wav"
+    sf.write(odd, np.zeros(4410, np.int16), 44100, subtype="PCM_16")
+    nosamples = tmp / "nosamples.wav"
+    sf.write(nosamples, np.zeros(0, np.int16), SR, subtype="PCM_16")
+    return {
+        "text": (text, "not a readable audio file"), "empty": (empty, "not a readable audio file"),
+        "truncated": (trunc, "not a readable audio file"), "stereo": (stereo, "2 channels; give a mono WAV"),
+        "rate": (odd, "unsupported sample rate 44100 Hz"), "nosamples": (nosamples, "no audio samples"),
+        "missing": (tmp / "absent.wav", "no such file"),
+    }
+
+
+@pytest.mark.parametrize("case", ["text", "empty", "truncated", "stereo", "rate", "nosamples", "missing"])
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
+    path, message = _bad_files(tmp_path)[case]
+    r = CliRunner().invoke(main, ["analyze", str(path)])
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("harness: error: ") and message in lines[0]
