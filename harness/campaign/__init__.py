@@ -1,0 +1,21 @@
+"""Campaigns: the declared plan (``scenarios/<campaign>.yaml``) and the pure call classification.
+
+``config`` loads and validates a campaign file; ``classify`` turns one call's signalling
+timeline and the segments of its recording into an outcome and phase figures. Both are
+pure: no SIP, no sockets, no clock. The runner (pool, redial chains, resume) lives apart.
+"""
+
+from __future__ import annotations
+
+from harness.campaign.classify import CallRules, Classification, Outcome, classify
+from harness.campaign.config import Campaign, load_campaign, validate_files
+
+__all__ = [
+    "CallRules",
+    "Campaign",
+    "Classification",
+    "Outcome",
+    "classify",
+    "load_campaign",
+    "validate_files",
+]
