@@ -1,0 +1,1 @@
+"""The survey report: tables, plots, report.md/.html, CI thresholds and junit.xml from evidence CSVs."""
