@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +147,24 @@ def test_peers_are_stopped_and_their_port_released(tmp_path: Path) -> None:
         assert peers.udp_listening(port)
     assert uas.proc.poll() is not None
     assert not peers.udp_listening(port)
+
+
+def test_unknown_user_is_refused_without_a_challenge(tmp_path: Path) -> None:
+    port = peers.free_udp_port()
+    with peers.kamailio(port, peers.free_udp_port(), USER, make_password(), tmp_path) as proxy:
+        run = peers.run_sipp_uac(peers.UAC_REGISTER_SCENARIO, port, tmp_path, service="mallory",
+                                 auth=("mallory", make_password()))
+        log = proxy.log()
+    # (SIPp then aborts its scenario on the unexpected 403 and sends a stray BYE: ignore it.)
+    assert run.flow()[:2] == ["sent: REGISTER", "received: SIP/2.0 403"], run.log + log
+    assert run.successful_calls == 0
+
+
+def test_a_peer_that_cannot_start_fails_with_its_log(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        port = squatter.getsockname()[1]
+        with pytest.raises(peers.PeerError, match=rf"(?s)kamailio exited with \d+ before Kamailio answering "
+                                                  rf"OPTIONS on 127.0.0.1:{port}/udp.*bind"):
+            with peers.kamailio(port, peers.free_udp_port(), USER, make_password(), tmp_path):
+                pass
