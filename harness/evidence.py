@@ -112,7 +112,8 @@ def _recording_problem(csv_dir: Path, rec: str, digest: str) -> str | None:
         return f"recording {rec} is missing ({path})"
     actual = sha256_file(path)
     if actual != digest:
-        return f"recording {rec} does not match recording_sha256 (file now {actual[:12]}…, row {digest[:12]}…)"
+        return (f"recording {rec} does not match recording_sha256 "
+                f"(file now {actual[:12]}…, row {digest[:12]}…)")
     return None
 
 
@@ -155,7 +156,8 @@ def _verify(path: Path, check_recordings: bool, tail: bool, manifest: Path | Non
             return _fail(count, n, f"{path}: row {n}: prev_hash does not follow row {n - 1} "
                          "(a row was removed, inserted or moved here)", prev)
         if row_hash(cells[:-2], prev) != row["row_hash"]:
-            return _fail(count, n, f"{path}: row {n}: row_hash does not match its content (the row was edited)", prev)
+            return _fail(count, n, f"{path}: row {n}: row_hash does not match its content "
+                         "(the row was edited)", prev)
         if check_recordings and row["recording"]:
             problem = _recording_problem(path.parent, row["recording"], row["recording_sha256"])
             if problem:
@@ -163,8 +165,8 @@ def _verify(path: Path, check_recordings: bool, tail: bool, manifest: Path | Non
         prev = row["row_hash"]
         count += 1
     if partial:
-        return _fail(count, count + 1, f"{path}: row {count + 1}: incomplete last line (a write was interrupted; "
-                     "opening the file with EvidenceWriter moves it aside)", prev)
+        return _fail(count, count + 1, f"{path}: row {count + 1}: incomplete last line "
+                     "(a write was interrupted; opening the file with EvidenceWriter moves it aside)", prev)
     expected = _manifest_tail(path, manifest) if tail else None
     if expected is not None:
         want_rows, want_hash = expected
@@ -173,8 +175,8 @@ def _verify(path: Path, check_recordings: bool, tail: bool, manifest: Path | Non
                          "(rows were removed at the end)", prev)
         got = _hash_of_row(lines, want_rows)
         if got != want_hash:
-            return _fail(count, want_rows or None, f"{path}: row {want_rows}: row_hash differs from the manifest's "
-                         "last_row_hash", prev)
+            return _fail(count, want_rows or None,
+                         f"{path}: row {want_rows}: row_hash differs from the manifest's last_row_hash", prev)
     return VerifyResult(True, count, None, f"{path}: {count} rows, chain intact", prev)
 
 

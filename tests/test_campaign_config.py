@@ -71,7 +71,8 @@ def test_good_file_loads(tmp_path: Path) -> None:
 def test_defaults(tmp_path: Path) -> None:
     c = load_campaign(write(tmp_path, MINIMAL))
     assert c.bind == "127.0.0.1" and c.rounds == 1 and c.round_interval_s == 0 and c.concurrency == 4
-    assert (c.limits.per_hotline_concurrency, c.limits.min_interval_s, c.limits.calls_per_minute) == (1, 5, 30)
+    limits = c.limits
+    assert (limits.per_hotline_concurrency, limits.min_interval_s, limits.calls_per_minute) == (1, 5, 30)
     assert (c.call.ring_timeout_s, c.call.max_hold_s, c.call.max_call_s, c.call.agent_min_speech_s) == \
         (30, 120, 300, 4.0)
     assert c.redial.on == [Outcome.GENTLE_DISCONNECT, Outcome.DROPPED_SILENT]
@@ -100,11 +101,14 @@ BAD = [
     (_replace("id: bank_b", "id: bank-a"), 10, "hotlines: hotline id 'bank-a' is declared twice"),
     (_replace("id: bank_b", "id: Bank B"), 11, "hotlines[1].id: String should match pattern"),
     (_replace("rounds: 3", "rounds: 0"), 12, "rounds: Input should be greater than or equal to 1"),
-    (_replace("concurrency: 8", "concurrency: 101"), 14, "concurrency: Input should be less than or equal to 100"),
-    (_replace("min_interval_s: 0", "min_interval_s: -1"), 15, "limits.min_interval_s: Input should be greater"),
+    (_replace("concurrency: 8", "concurrency: 101"), 14,
+     "concurrency: Input should be less than or equal to 100"),
+    (_replace("min_interval_s: 0", "min_interval_s: -1"), 15,
+     "limits.min_interval_s: Input should be greater"),
     (_replace("per_hotline_concurrency: 2", "per_hotline_concurrency: 9"), 1,
      "(top level): limits.per_hotline_concurrency (9) exceeds concurrency (8)"),
-    (_replace("  max_hold_s: 90", "  max_hold_s: 900"), 17, "call: max_hold_s (900) must not exceed max_call_s (200)"),
+    (_replace("  max_hold_s: 90", "  max_hold_s: 900"), 17,
+     "call: max_hold_s (900) must not exceed max_call_s (200)"),
     (_replace("  ring_timeout_s: 20", "  ring_timeout_s: 20\n  ring_timout_s: 20"), 18,
      "call.ring_timout_s: unknown field (allowed: agent_confirm_s, agent_join_gap_s, agent_min_speech_s,"),
     (_replace("redial:\n  on: [gentle_disconnect", "redial:\n  on: [gentle_drop"), 24,
@@ -131,7 +135,8 @@ def test_bare_number_needs_default_host(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL.replace('"sip:1001@127.0.0.1:5060"', "1001"))
     with pytest.raises(BadInput) as exc:
         load_campaign(path)
-    assert str(exc.value).startswith(f"{path}:5: hotlines[0].target: '1001' is a bare number: set default_host")
+    assert str(exc.value).startswith(
+        f"{path}:5: hotlines[0].target: '1001' is a bare number: set default_host")
 
 
 def test_password_key_refused(tmp_path: Path) -> None:
@@ -142,15 +147,16 @@ def test_password_key_refused(tmp_path: Path) -> None:
 
 def test_validate_files_mixes_lab_and_campaign(tmp_path: Path) -> None:
     good = write(tmp_path, MINIMAL, "good.yaml")
-    lab = write(tmp_path, "hotlines:\n  - number: '1'\n    name: x\n    steps: [answer, hangup]\n", "lab/h.yaml")
+    lab = write(tmp_path, "hotlines:\n  - number: '1'\n    name: x\n    steps: [answer, hangup]\n",
+                "lab/h.yaml")
     bad_lab = write(tmp_path, "hotlines:\n  - number: '1'\n    name: x\n    steps: [{reject: {code: 499}}]\n",
                     "lab/bad.yaml")
     missing = tmp_path / "none.yaml"
     assert validate_files([good, lab]) == []
     errors = validate_files([good, lab, bad_lab, missing])
     assert errors == [
-        f"{bad_lab}:4: hotlines[0].steps[0].reject.code: reject code must be one of 404, 480, 486, 503, 600, 603,"
-        " got 499",
+        f"{bad_lab}:4: hotlines[0].steps[0].reject.code: "
+        "reject code must be one of 404, 480, 486, 503, 600, 603, got 499",
         f"{missing}: no such file",
     ]
 

@@ -15,7 +15,8 @@ from harness.evidence import (COLUMNS, HEADER_HASH, US, EvidenceWriter, read_evi
                               verify_evidence, write_manifest)
 
 CONTRACT = ("schema_version, campaign, round, hotline_id, target, attempt, chain_id, call_uid, sip_call_id, "
-            "started_at, final_status, final_reason, answered, ring_s, answer_s, early_media_s, music_s, speech_s, "
+            "started_at, final_status, final_reason, answered, ring_s, answer_s, early_media_s, music_s, "
+            "speech_s, "
             "silence_s, tone_s, first_speech_s, disconnect_by, duration_s, billed_s, outcome, recording, "
             "recording_sha256, recording_duration_s, recording_gap_s, analyzer").split(", ")
 
@@ -24,9 +25,11 @@ def make_row(i: int, recording: str | None = None, digest: str | None = None) ->
     return {
         "campaign": "bank-survey", "round": 1, "hotline_id": "bank-a", "target": "sip:1001@127.0.0.1:5060",
         "attempt": i, "chain_id": "c1", "call_uid": f"call-{i}", "sip_call_id": f"abc{i}@host",
-        "started_at": f"2026-01-01T00:00:0{i}.000Z", "final_status": 200, "final_reason": "Normal call clearing",
+        "started_at": f"2026-01-01T00:00:0{i}.000Z", "final_status": 200,
+        "final_reason": "Normal call clearing",
         "answered": True, "ring_s": 2.0, "answer_s": 2.0, "early_media_s": 0.0, "music_s": 20.0 + i,
-        "speech_s": 3.25, "silence_s": 0.5, "tone_s": 0.0, "first_speech_s": 20.1234, "disconnect_by": "remote",
+        "speech_s": 3.25, "silence_s": 0.5, "tone_s": 0.0, "first_speech_s": 20.1234,
+        "disconnect_by": "remote",
         "duration_s": 25.5, "billed_s": 23.5, "outcome": Outcome.GENTLE_DISCONNECT, "recording": recording,
         "recording_sha256": digest, "recording_duration_s": 23.4, "recording_gap_s": 0.1,
         "analyzer": "harness-phases/1.0/abcd", "agent_start_s": None, "note": "line one\nline two",
@@ -224,7 +227,8 @@ def test_manifest_and_tail_truncation(tmp_path: Path) -> None:
     hashes = write_rows(path, 3)
     campaign = tmp_path / "c.yaml"
     campaign.write_text("campaign: c\n", encoding="utf-8")
-    data = write_manifest(folder / "manifest.json", campaign, "c", "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z",
+    data = write_manifest(folder / "manifest.json", campaign, "c", "2026-01-01T00:00:00Z",
+                          "2026-01-01T01:00:00Z",
                           {"rounds": 1}, evidence=path)
     on_disk = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert on_disk == data

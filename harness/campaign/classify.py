@@ -47,7 +47,8 @@ class CallRules(BaseModel):
 
     ring_timeout_s: float = Field(default=30.0, gt=0, le=600, description="CANCEL when not answered by then")
     max_hold_s: float = Field(default=120.0, gt=0, le=7200,
-                              description="the shopper hangs up when no agent has spoken by then (after the answer)")
+                              description="the shopper hangs up when no agent has spoken by then "
+                                          "(after the answer)")
     max_call_s: float = Field(default=300.0, gt=0, le=7200, description="BYE this long after the INVITE")
     agent_min_speech_s: float = Field(default=4.0, gt=0, le=60,
                                       description="a speech run at least this long can be an agent")
@@ -73,7 +74,8 @@ class CallRules(BaseModel):
             raise ValueError(f"ring_timeout_s ({self.ring_timeout_s:g}) must be shorter than "
                              f"max_call_s ({self.max_call_s:g})")
         if self.max_hold_s > self.max_call_s:
-            raise ValueError(f"max_hold_s ({self.max_hold_s:g}) must not exceed max_call_s ({self.max_call_s:g})")
+            raise ValueError(f"max_hold_s ({self.max_hold_s:g}) must not exceed "
+                             f"max_call_s ({self.max_call_s:g})")
         return self
 
 
@@ -163,7 +165,8 @@ def speech_runs(spans: list[_Span], join_gap_s: float) -> list[tuple[float, floa
     return [(a, b) for a, b in runs]
 
 
-def _find_agent(after: list[_Span], ended_s: float, by: DisconnectBy, rules: CallRules) -> tuple[float | None, str]:
+def _find_agent(after: list[_Span], ended_s: float, by: DisconnectBy,
+                rules: CallRules) -> tuple[float | None, str]:
     """Start (INVITE time) of the first run that counts as an agent, and why the others did not."""
     runs = speech_runs(after, rules.agent_join_gap_s)
     if not runs:
@@ -266,7 +269,8 @@ def _signalling_outcome(record: CallRecord, early: list[_Span]) -> tuple[Outcome
     busy_tone_s = _total(early, {"busy_tone"})
     if busy_tone_s > 0:
         return Outcome.BUSY, f"busy tone in early media ({busy_tone_s:.1f} s), final {status}"
-    cancelled = any(e.type == "cancel_sent" for e in record.events) or record.disconnect_by is DisconnectBy.LOCAL
+    cancelled = (any(e.type == "cancel_sent" for e in record.events)
+                 or record.disconnect_by is DisconnectBy.LOCAL)
     if status == REQUEST_TERMINATED and cancelled:
         return Outcome.NO_ANSWER, "we cancelled at the ring timeout (487)"
     if status in NO_ANSWER_CODES:

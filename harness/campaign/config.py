@@ -26,7 +26,8 @@ from harness.sip.seam import Account
 from harness.yamlfile import load_model
 
 BARE_NUMBER = re.compile(r"^[0-9A-Za-z_+*#.-]+$")
-SIP_URI = re.compile(r"^sips?:(?:(?P<user>[^@;?]+)@)?(?P<host>[^:;?>]*)(?::(?P<port>[^;?]*))?(?P<rest>[;?].*)?$")
+SIP_URI = re.compile(r"^sips?:(?:(?P<user>[^@;?]+)@)?(?P<host>[^:;?>]*)"
+                     r"(?::(?P<port>[^;?]*))?(?P<rest>[;?].*)?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -53,7 +54,8 @@ class CampaignAccount(_Strict):
     registrar: str | None = Field(default=None, description="SIP URI; none = direct calls, no registration")
     username: str | None = None
     domain: str | None = None
-    password_env: str | None = Field(default=None, description="NAME of the environment variable with the password")
+    password_env: str | None = Field(default=None,
+                                     description="NAME of the environment variable with the password")
     proxy: str | None = Field(default=None, description="outbound proxy SIP URI")
 
     @model_validator(mode="before")
@@ -113,7 +115,8 @@ class HotlineTarget(_Strict):
 class Limits(_Strict):
     """Politeness limits towards the hotlines."""
 
-    per_hotline_concurrency: int = Field(default=1, ge=1, le=100, description="simultaneous calls to one hotline")
+    per_hotline_concurrency: int = Field(default=1, ge=1, le=100,
+                                         description="simultaneous calls to one hotline")
     min_interval_s: float = Field(default=5.0, ge=0, le=86400,
                                   description="seconds between the starts of two calls to the same hotline")
     calls_per_minute: float = Field(default=30.0, gt=0, le=6000, description="global cap on call starts")
@@ -124,7 +127,8 @@ class Redial(_Strict):
 
     on: list[Outcome] = Field(default_factory=lambda: [Outcome.GENTLE_DISCONNECT, Outcome.DROPPED_SILENT])
     max_attempts: int = Field(default=3, ge=1, le=20, description="calls per chain, the first one included")
-    delay_s: float = Field(default=2.0, ge=0, le=86400, description="seconds between a call's end and the redial")
+    delay_s: float = Field(default=2.0, ge=0, le=86400,
+                           description="seconds between a call's end and the redial")
 
     @model_validator(mode="before")
     @classmethod
@@ -205,15 +209,16 @@ class Campaign(_Strict):
         seen: dict[str, int] = {}
         for i, h in enumerate(v):
             if h.id in seen:
-                raise ValueError(f"hotline id {h.id!r} is declared twice (hotlines[{seen[h.id]}] and hotlines[{i}])")
+                raise ValueError(f"hotline id {h.id!r} is declared twice "
+                                 f"(hotlines[{seen[h.id]}] and hotlines[{i}])")
             seen[h.id] = i
         return v
 
     @model_validator(mode="after")
     def _limits_fit(self) -> "Campaign":
         if self.limits.per_hotline_concurrency > self.concurrency:
-            raise ValueError(f"limits.per_hotline_concurrency ({self.limits.per_hotline_concurrency}) exceeds "
-                             f"concurrency ({self.concurrency})")
+            raise ValueError(f"limits.per_hotline_concurrency ({self.limits.per_hotline_concurrency}) "
+                             f"exceeds concurrency ({self.concurrency})")
         return self
 
     def hotline(self, hotline_id: str) -> HotlineTarget:
