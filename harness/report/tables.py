@@ -266,7 +266,8 @@ def round_changes(by_round: pd.DataFrame, rounds: Sequence[str]) -> pd.DataFrame
 def pick_examples(calls: pd.DataFrame) -> pd.DataFrame:
     """The call cited for each outcome present: the earliest (started_at, call_uid) one, for a stable pick."""
     cols = ["outcome", "hotline_id", "round", "call_uid", "_source", "_row", "answered", "answer_s",
-            "duration_s", "disconnect_by", "recording"]
+            "duration_s", "disconnect_by", "recording", "ring_s", "early_media_s", "music_s", "speech_s",
+            "silence_s", "tone_s"]
     if calls.empty:
         return pd.DataFrame(columns=cols)
     ordered = calls.sort_values(["started_at", "call_uid"])
