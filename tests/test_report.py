@@ -359,12 +359,35 @@ def test_refusal_wiring_with_a_stub_verifier(tmp_path: Path, monkeypatch: pytest
     assert build_report([DATA], tmp_path, fail_if=[], junit=None).exit_code == 0
 
 
+def _chained_copy(tmp_path: Path) -> Path:
+    """The small evidence re-written through the real hash-chained writer (recordings left out)."""
+    evidence = pytest.importorskip("harness.evidence", reason="harness.evidence (evidence writer) not present")
+    out = tmp_path / "chained" / "evidence.csv"
+    rows = pd.read_csv(DATA, dtype=str, keep_default_na=False).to_dict("records")
+    with evidence.EvidenceWriter(out) as w:
+        for r in rows:
+            keep = {k: v for k, v in r.items() if k in evidence.DATA_COLUMNS}
+            w.append({**keep, "recording": "", "recording_sha256": ""})
+    return out
+
+
+def test_verified_evidence_gives_the_same_figures(tmp_path: Path, tables) -> None:
+    chained = _chained_copy(tmp_path)
+    res = build_report([chained], tmp_path / "r", fail_if=[], junit=None, verify=True, rounds=3)
+    cols = [c for c in SUMMARY_COLUMNS if c != "target"]
+    pd.testing.assert_frame_equal(res.tables.summary[cols], tables.summary[cols])
+    assert "verified (hash chain and recordings)" in (tmp_path / "r" / "report.md").read_text()
+
+
 def test_tampered_evidence_is_refused(tmp_path: Path) -> None:
-    pytest.importorskip("harness.evidence", reason="harness.evidence (issue: evidence writer) not present yet")
-    tampered = _edit(tmp_path, ",25,23,gentle_disconnect,", ",25,23,agent_reached,")
-    with pytest.raises(BadInput, match="verification failed") as err:
-        build_report([tampered], tmp_path / "r", fail_if=[], junit=None, verify=True)
+    chained = _chained_copy(tmp_path)
+    text = chained.read_text()
+    assert ",gentle_disconnect," in text
+    chained.write_text(text.replace(",gentle_disconnect,", ",agent_reached,", 1))
+    with pytest.raises(BadInput, match=r"evidence verification failed at row 1: .*--no-verify overrides") as err:
+        build_report([chained], tmp_path / "r", fail_if=[], junit=None, verify=True)
     assert err.value.exit_code == 2
+    assert build_report([chained], tmp_path / "r", fail_if=[], junit=None, verify=False).exit_code == 0
 
 
 # --- the HTML in a real browser ---------------------------------------------------------------------
