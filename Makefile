@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MEDIA := build/media
 # Debian packages the lab media, the tests and the peers need.
-SYSPKGS := sip-tester kamailio espeak-ng sox asterisk-moh-opsound-wav asterisk-core-sounds-en-wav
+SYSPKGS := sip-tester kamailio espeak-ng sox asterisk-moh-opsound-wav asterisk-core-sounds-en-wav iproute2 chromium
 
 .PHONY: setup sysdeps media demo test bench lint clean
 
@@ -45,6 +45,7 @@ test: setup
 	$(BIN)/pytest -q
 
 bench: setup
+	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python -m harness.bench
 
 lint: $(VENV)/.installed
