@@ -1,0 +1,98 @@
+"""Shared fixtures: a real lab PBX subprocess on 127.0.0.1 (any free port) with its ground truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_HOTLINES = ROOT / "tests" / "data" / "lab_test_hotlines.yaml"
+MEDIA_DIR = ROOT / "build" / "media"
+
+
+@dataclass
+class Lab:
+    """A running lab PBX: where it listens and where its truth lines go."""
+
+    host: str
+    port: int
+    truth_file: Path
+    proc: subprocess.Popen[str]
+
+    def uri(self, number: str) -> str:
+        return f"sip:{number}@{self.host}:{self.port}"
+
+    def truth(self) -> list[dict]:
+        if not self.truth_file.exists():
+            return []
+        return [json.loads(line) for line in self.truth_file.read_text().splitlines() if line.strip()]
+
+    def truth_for(self, sip_call_id: str, timeout_s: float = 3.0) -> dict:
+        """The truth line of one call (the lab writes it when the call ends)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for row in self.truth():
+                if row.get("sip_call_id") == sip_call_id:
+                    return row
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no lab truth for Call-ID {sip_call_id}")
+            time.sleep(0.05)
+
+
+def start_lab(hotlines: Path, workdir: Path, media_dir: Path = MEDIA_DIR) -> Lab:
+    """Start ``harness lab`` on a free port and wait for its "listening" line."""
+    if not (media_dir / "MEDIA.json").exists():
+        pytest.skip("lab media missing: run `make media`")
+    truth = workdir / "truth.jsonl"
+    cmd = [sys.executable, "-m", "harness.cli", "lab", "--hotlines", str(hotlines), "--port", "0",
+           "--truth", str(truth), "--media-dir", str(media_dir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening on sip:" not in line:
+        proc.kill()
+        raise RuntimeError(f"lab PBX did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+    addr = line.split("listening on sip:", 1)[1].split()[0]
+    host, port = addr.rsplit(":", 1)
+    return Lab(host=host, port=int(port), truth_file=truth, proc=proc)
+
+
+def stop_lab(lab: Lab) -> None:
+    if lab.proc.poll() is None:
+        lab.proc.send_signal(signal.SIGTERM)
+        try:
+            lab.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            lab.proc.kill()
+            lab.proc.wait()
+    for stream in (lab.proc.stdout, lab.proc.stderr):
+        if stream:
+            stream.close()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The short-timing test hotlines (tests/data/lab_test_hotlines.yaml), shared by the session."""
+    running = start_lab(TEST_HOTLINES, tmp_path_factory.mktemp("lab"))
+    yield running
+    stop_lab(running)
+
+
+@pytest.fixture(scope="session")
+def survey_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The ten survey hotlines (scenarios/lab/hotlines.yaml)."""
+    running = start_lab(ROOT / "scenarios" / "lab" / "hotlines.yaml", tmp_path_factory.mktemp("survey-lab"))
+    yield running
+    stop_lab(running)
+
+
+os.environ.setdefault("PYTHONUNBUFFERED", "1")
