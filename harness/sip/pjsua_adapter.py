@@ -363,6 +363,9 @@ class SipEngine:
                 self._hangup(act, "cancel")
             elif act.local_hangup is None and now - act.start_mono >= spec.max_call_s:
                 self._hangup(act, "bye")
+            elif (act.local_hangup is None and spec.max_answered_s is not None and act.answered_mono is not None
+                  and now - act.answered_mono >= spec.max_answered_s):
+                self._hangup(act, "bye")
             elif (spec.dtmf and act.answered_mono is not None and act.dtmf_sent_mono is None
                   and act.local_hangup is None and now - act.answered_mono >= spec.dtmf_after_s):
                 try:

@@ -44,6 +44,7 @@ class CallSpec(BaseModel):
     out_dir: Path
     ring_timeout_s: float = 30.0  # CANCEL when not answered by then
     max_call_s: float = 300.0  # BYE when the call lasts this long after the INVITE
+    max_answered_s: float | None = None  # BYE this long after the answer (the shopper's patience on hold)
     dtmf: str | None = None  # RFC 2833 digits to send after the answer
     dtmf_after_s: float = 1.0  # seconds after the answer
     clock_rate_hz: int = 8000
