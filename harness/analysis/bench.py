@@ -21,11 +21,17 @@ import numpy as np
 import soundfile as sf
 
 from harness.analysis.evaluate import (
-    LABELS, TONE_LABELS, ToneScore, boundary_errors, confusion, frame_codes, tone_hits,
+    LABELS,
+    TONE_LABELS,
+    ToneScore,
+    boundary_errors,
+    confusion,
+    frame_codes,
+    tone_hits,
 )
 from harness.analysis.frames import to_analysis_rate
 from harness.analysis.model import DEFAULT, Label, Segment, analyzer_id
-from harness.analysis.segmenter import CODE, labels_to_segments
+from harness.analysis.segmenter import CODE
 from harness.analysis.synth import generate
 from harness.analysis.wavfile import analyze_file, read_samples
 

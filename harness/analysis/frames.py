@@ -64,7 +64,7 @@ class FrameEvidence:
 def frame_evidence(x: np.ndarray, params: AnalysisParams) -> FrameEvidence:
     """Compute the per-frame evidence of float32 samples at the analysis rate."""
     sr = params.analysis_rate_hz
-    hop = int(round(params.frame_s * sr))
+    hop = round(params.frame_s * sr)
     n = len(x) // hop
     fr = x[: n * hop].reshape(n, hop)
     mean = fr.mean(axis=1)

@@ -12,7 +12,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
-
 ANALYZER_NAME = "harness-phases"
 ANALYZER_VERSION = "1.0"
 
@@ -88,7 +87,8 @@ class AnalysisParams:
     busy_max_gap_s: float = 0.75
     tone_gap_drop_db: float = 12.0  # cadence gaps / a lone tone's surroundings this far below it
     tone_min_s: float = 0.25  # a lone steady tone (beep) at least this long
-    tone_max_db_std: float = 1.5  # ... with its level this steady
+    tone_max_db_std: float = 1.5  # ... with its level this steady (edge frames aside)
+    tone_max_drift_db: float = 3.0  # ... and not decaying or swelling by more than this (a note)
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)

@@ -64,7 +64,7 @@ def speech_probability(ev: FrameEvidence, active: np.ndarray, params: AnalysisPa
     rid = np.clip(rid, 0, max(len(s) - 1, 0))
     rstart = s[rid] if len(s) else np.zeros(n, int)
     rend = e[rid] if len(s) else np.ones(n, int)
-    half = int(round(params.window_s / params.frame_s / 2))
+    half = round(params.window_s / params.frame_s / 2)
     edb = np.maximum(ev.energy_db, -80.0)
     m1 = region_mean(edb, half, rstart, rend)
     m2 = region_mean(edb * edb, half, rstart, rend)
@@ -76,7 +76,7 @@ def speech_probability(ev: FrameEvidence, active: np.ndarray, params: AnalysisPa
     w = params.score_weights
     z = w[0] + w[1] * db_std + w[2] * persist + w[3] * flux + w[4] * delta
     p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-    sh = int(round(params.score_smooth_s / params.frame_s / 2))
+    sh = round(params.score_smooth_s / params.frame_s / 2)
     return region_mean(p.astype(np.float32), sh, rstart, rend)
 
 
@@ -85,11 +85,11 @@ def local_floor(energy_db: np.ndarray, params: AnalysisParams) -> np.ndarray:
     capped at ``floor_cap_db`` (anything louder is content, not background)."""
     n = len(energy_db)
     sm = np.convolve(energy_db, np.ones(3, np.float32) / 3, mode="same")
-    blk = max(1, int(round(0.5 / params.frame_s)))
+    blk = max(1, round(0.5 / params.frame_s))
     nb = -(-n // blk)
     padded = np.concatenate([sm, np.full(nb * blk - n, np.inf, np.float32)])
     bmin = padded.reshape(nb, blk).min(axis=1)
-    k = max(0, int(round(params.floor_window_s / 2 / 0.5)))
+    k = max(0, round(params.floor_window_s / 2 / 0.5))
     ext = np.concatenate([np.full(k, np.inf), bmin, np.full(k, np.inf)])
     win = np.min(np.stack([ext[i: i + nb] for i in range(2 * k + 1)]), axis=0)
     return np.minimum(np.repeat(win, blk)[:n], params.floor_cap_db).astype(np.float32)
@@ -112,12 +112,12 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
     off_thr = np.maximum(params.active_off_db, floor + params.floor_margin_off_db)
     active = hysteresis(edb > on_thr, edb < off_thr) & ~ev.dead & ~tone
     fr = params.frame_s
-    active = fill_short(active, False, int(round(params.min_silence_s / fr)))
+    active = fill_short(active, False, round(params.min_silence_s / fr))
     active &= ~tone
-    active = fill_short(active, True, int(round(params.min_active_s / fr)))
+    active = fill_short(active, True, round(params.min_active_s / fr))
     s, e = runs(active)
     for a, b in zip(s, e):  # drop short isolated blips (incl. at the file edges)
-        if b - a < int(round(params.min_active_s / fr)):
+        if b - a < round(params.min_active_s / fr):
             active[a:b] = False
 
     p = speech_probability(ev, active, params)
@@ -125,8 +125,8 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
     init = np.full(n, -1, np.int8)
     init[s] = (p[s] >= 0.5).astype(np.int8)
     speech = hysteresis(p >= params.speech_on, p <= params.speech_off, init) & active
-    min_sp = int(round(params.min_speech_s / fr))
-    min_mu = int(round(params.min_music_s / fr))
+    min_sp = round(params.min_speech_s / fr)
+    min_mu = round(params.min_music_s / fr)
     for a, b in zip(s, e):
         r = speech[a:b]
         if b - a < min_mu:  # too short to judge inside: one label by the mean
@@ -164,7 +164,7 @@ def _refine(r: np.ndarray, ev: FrameEvidence, offset: int, params: AnalysisParam
     if len(changes) == 0:
         return r
     out = r.copy()
-    span = int(round(params.boundary_search_s / params.frame_s))
+    span = round(params.boundary_search_s / params.frame_s)
     d = np.abs(np.diff(ev.energy_db[offset: offset + len(r)], prepend=ev.energy_db[offset]))
     for c in changes:
         a, b = max(1, c - span), min(len(r) - 1, c + span)

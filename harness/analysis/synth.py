@@ -134,12 +134,12 @@ class Call:
         self.n += len(x)
 
     def silence(self, dur_s: float, noise_db: float | None = None) -> None:
-        k = int(round(dur_s * SR))
+        k = round(dur_s * SR)
         x = np.zeros(k) if noise_db is None else self.rng.standard_normal(k) * db(noise_db)
         self.add(x, np.full(k, LABEL_CODE[Label.SILENCE]))
 
     def tone(self, freqs: tuple[float, ...], dur_s: float, level_db: float, label: Label) -> None:
-        k = int(round(dur_s * SR))
+        k = round(dur_s * SR)
         t = np.arange(k) / SR
         x = sum(np.sin(2 * np.pi * f * t + self.rng.uniform(0, 6.28)) for f in freqs)
         x = np.asarray(x) * db(level_db) * np.sqrt(2 / len(freqs))

@@ -7,6 +7,7 @@ frames of their own, so a tone is only a tone when its cadence or steadiness say
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ class Burst:
     f_hi: float  # NaN for a single tone
     level_db: float
     level_std_db: float
+    level_drift_db: float = 0.0  # level change along the burst (linear trend x length)
     label: Label | None = None
 
     @property
@@ -93,11 +95,24 @@ def find_bursts(ev: FrameEvidence, params: AnalysisParams) -> list[Burst]:
             cut = (max(a, bursts[-1].start + 1) + bursts[-1].end) // 2
             prev = bursts[-1]
             bursts[-1] = Burst(prev.start, cut, prev.f_lo, prev.f_hi, prev.level_db,
-                               float(np.std(ev.energy_db[prev.start:cut])), None)
+                               *_steadiness(ev.energy_db[prev.start:cut]))
             a = max(a, cut)
             b = max(b, a + 1)
-        bursts.append(Burst(a, b, f_lo, f_hi, level, float(np.std(ev.energy_db[a:b])), None))
+        bursts.append(Burst(a, b, f_lo, f_hi, level, *_steadiness(ev.energy_db[a:b])))
     return bursts
+
+
+def _steadiness(energy_db: np.ndarray) -> tuple[float, float]:
+    """(std, drift) of a burst's frame levels in dB, without its first and last frame: a tone
+    rarely starts or ends on a frame boundary, so its edge frames are partly empty however
+    steady it is. Drift is the linear trend over the burst: a generated tone is flat, a held
+    note in music decays."""
+    inner = (energy_db[1:-1] if len(energy_db) > 4 else energy_db).astype(np.float64)
+    if len(inner) < 3:
+        return float(np.std(inner)), 0.0
+    t = np.arange(len(inner)) - (len(inner) - 1) / 2
+    slope = float(np.dot(t, inner - inner.mean()) / np.dot(t, t))
+    return float(np.std(inner)), abs(slope) * len(inner)
 
 
 def name_bursts(bursts: list[Burst], energy_db: np.ndarray, params: AnalysisParams) -> list[Burst]:
@@ -106,13 +121,13 @@ def name_bursts(bursts: list[Burst], energy_db: np.ndarray, params: AnalysisPara
     tol = params.tone_freq_tol
     for b in bursts:
         dur = (b.end - b.start) * fs
-        if b.dual and _near(b.f_lo, DTMF_LOW_HZ, tol) and _near(b.f_hi, DTMF_HIGH_HZ, tol):
-            if dur >= params.dtmf_min_s:
-                b.label = Label.DTMF
+        dtmf = b.dual and _near(b.f_lo, DTMF_LOW_HZ, tol) and _near(b.f_hi, DTMF_HIGH_HZ, tol)
+        if dtmf and dur >= params.dtmf_min_s:
+            b.label = Label.DTMF
     # SIT: two or more of its segments back to back, rising in frequency
     sit = [i for i, b in enumerate(bursts) if not b.dual and _near(b.f_lo, SIT_HZ, tol)
            and params.sit_min_s <= (b.end - b.start) * fs <= params.sit_max_s]
-    for i, j in zip(sit, sit[1:]):
+    for i, j in itertools.pairwise(sit):
         bi, bj = bursts[i], bursts[j]
         if j == i + 1 and (bj.start - bi.end) * fs <= 0.1 and bj.f_lo > bi.f_lo:
             bi.label = bj.label = Label.SIT
@@ -131,7 +146,8 @@ def name_bursts(bursts: list[Burst], energy_db: np.ndarray, params: AnalysisPara
             b.label = label
     for b in bursts:
         if b.label is None and (b.end - b.start) * fs >= params.tone_min_s \
-                and b.level_std_db <= params.tone_max_db_std and _stands_out(b, energy_db, params):
+                and b.level_std_db <= params.tone_max_db_std and b.level_drift_db <= params.tone_max_drift_db \
+                and _stands_out(b, energy_db, params):
             b.label = Label.TONE
     return [b for b in bursts if b.label is not None]
 
@@ -140,7 +156,7 @@ def _quiet_between(g: list[Burst], energy_db: np.ndarray, params: AnalysisParams
     """Call-progress cadences are tone and silence: the gaps (or, for one burst, its
     surroundings) must be far below the tone; a note inside music is not."""
     level = float(np.median([b.level_db for b in g]))
-    gaps = [energy_db[a.end:b.start] for a, b in zip(g, g[1:]) if b.start > a.end]
+    gaps = [energy_db[a.end:b.start] for a, b in itertools.pairwise(g) if b.start > a.end]
     if not gaps:
         return _stands_out(g[0], energy_db, params)
     return float(np.median(np.concatenate(gaps))) <= level - params.tone_gap_drop_db
@@ -148,7 +164,7 @@ def _quiet_between(g: list[Burst], energy_db: np.ndarray, params: AnalysisParams
 
 def _stands_out(b: Burst, energy_db: np.ndarray, params: AnalysisParams) -> bool:
     """A lone tone is preceded and followed by something clearly quieter (a beep, not a note)."""
-    k = int(round(0.1 / params.frame_s))
+    k = round(0.1 / params.frame_s)
     before = energy_db[max(0, b.start - k - 1): max(0, b.start - 1)]
     after = energy_db[b.end + 1: b.end + 1 + k]
     sides = [s for s in (before, after) if len(s)]
@@ -175,7 +191,7 @@ def _cadence(g: list[Burst], params: AnalysisParams) -> Label | None:
     fs = params.frame_s
     tol = params.tone_freq_tol
     ons = [(b.end - b.start) * fs for b in g]
-    gaps = [(b.start - a.end) * fs for a, b in zip(g, g[1:])]
+    gaps = [(b.start - a.end) * fs for a, b in itertools.pairwise(g)]
     steady = all(b.level_std_db <= params.tone_max_db_std for b in g) or g[0].dual
     if _plan(g[0], RINGBACK_ONLY_HZ, tol) and max(ons) >= 0.3:
         return Label.RINGBACK

@@ -53,7 +53,7 @@ def analyze_file(path: Path, params: AnalysisParams = DEFAULT) -> AnalysisResult
     path = Path(path)
     with open_recording(path) as f:
         sr, total = f.samplerate, f.frames
-        frame_in = int(round(params.frame_s * sr))
+        frame_in = round(params.frame_s * sr)
         block = int(BLOCK_S / params.frame_s) * frame_in
         margin = int(MARGIN_S / params.frame_s) * frame_in
         segments: list[Segment] = []
