@@ -96,5 +96,81 @@ def call(target: str, out_dir: Path, registrar: str | None, username: str | None
     sys.exit(code)
 
 
+@main.command()
+@click.argument("campaign_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--resume", is_flag=True, help="continue a run that stopped: finished attempts are not called again")
+@click.option("--host", default=None, help="re-aim bare-number hotlines at HOST:PORT (e.g. a lab on another port)")
+@click.option("--reports", "reports_root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="evidence goes to REPORTS/<campaign>/")
+@click.option("--recordings", "recordings_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("recordings"), show_default=True, help="recordings go to RECORDINGS/<campaign>/")
+def run(campaign_file: Path, resume: bool, host: str | None, reports_root: Path, recordings_root: Path) -> None:
+    """Run a survey campaign: place the calls, judge each, write hash-chained evidence."""
+    from harness.campaign.command import run_command
+
+    result = run_command(campaign_file, resume=resume, host=host, reports_root=reports_root,
+                         recordings_root=recordings_root)
+    sys.exit(130 if result.interrupted else 0)
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check campaign files (and lab hotline files under scenarios/lab/) without calling anyone."""
+    from harness.campaign.command import validate_command
+
+    sys.exit(validate_command(list(files)))
+
+
+@main.command()
+@click.argument("evidence", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--no-recordings", is_flag=True, help="check the hash chain only, not the recordings' sha256")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="manifest.json to check the last row against (default: the one beside the CSV)")
+def verify(evidence: Path, no_recordings: bool, manifest: Path | None) -> None:
+    """Verify an evidence CSV: exit 0 when intact, 2 naming the first bad row."""
+    from harness.campaign.command import verify_command
+
+    sys.exit(verify_command(evidence, not no_recordings, manifest))
+
+
+@main.command()
+@click.argument("evidence", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/report"),
+              show_default=True, help="folder for the tables, plots, report.md and report.html")
+@click.option("--fail-if", "fail_if", multiple=True, help="threshold, e.g. 'drop_rate>0.05' (repeatable)")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write junit.xml here")
+@click.option("--no-verify", is_flag=True, help="use evidence whose hash chain does not verify")
+@click.option("--campaign", "campaign_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="campaign file: its thresholds, redial propensity and rounds")
+def report(evidence: tuple[Path, ...], out_dir: Path, fail_if: tuple[str, ...], junit: Path | None,
+           no_verify: bool, campaign_file: Path | None) -> None:
+    """Tabulate drop rates, the redial ladder and rounds from evidence; exit 1 when a threshold is exceeded."""
+    from harness.report import build_report
+
+    thresholds = propensity = rounds = None
+    if campaign_file is not None:
+        from harness.campaign.config import load_campaign
+
+        camp = load_campaign(campaign_file)
+        thresholds = camp.thresholds.model_dump(exclude_none=True)
+        propensity, rounds = camp.loss_model.redial_propensity, camp.rounds
+    result = build_report(list(evidence), out_dir, fail_if=list(fail_if), junit=junit, verify=not no_verify,
+                          thresholds=thresholds, redial_propensity=propensity, rounds=rounds)
+    click.echo(result.headline)
+    for check in result.failures:
+        click.secho(f"threshold exceeded: {check.message}", fg="red", err=True)
+    click.echo(f"report written to {out_dir}/ (report.html, report.md, CSV tables, PNG plots)")
+    sys.exit(result.exit_code)
+
+
+@main.command()
+def demo() -> None:
+    """Start the embedded lab PBX, run the ten-hotline survey against it, and report."""
+    from harness.demo import demo as run_demo
+
+    sys.exit(run_demo())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

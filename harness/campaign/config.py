@@ -171,6 +171,8 @@ class Campaign(_Strict):
     hotlines: list[HotlineTarget] = Field(min_length=1)
     rounds: int = Field(default=1, ge=1, le=1000)
     round_interval_s: float = Field(default=0.0, ge=0, le=30 * 86400)
+    chains_per_round: int = Field(default=1, ge=1, le=1000,
+                                  description="redial chains (independent first calls) per hotline per round")
     concurrency: int = Field(default=4, ge=1, le=100, description="simultaneous calls in all")
     limits: Limits = Field(default_factory=Limits)
     call: CallRules = Field(default_factory=CallRules)
@@ -220,6 +222,16 @@ class Campaign(_Strict):
             raise ValueError(f"limits.per_hotline_concurrency ({self.limits.per_hotline_concurrency}) "
                              f"exceeds concurrency ({self.concurrency})")
         return self
+
+    def with_host(self, hostport: str) -> "Campaign":
+        """The same campaign with its bare-number hotlines re-aimed at ``hostport`` (e.g. a lab on port 0)."""
+        check_sip_uri(f"sip:x@{hostport}")
+        if not self.default_host:
+            raise BadInput("--host needs a campaign whose hotlines are bare numbers with default_host set")
+        old = f"@{self.default_host}"
+        hotlines = [h.model_copy(update={"target": h.target.replace(old, f"@{hostport}")})
+                    if h.target.endswith(old) else h for h in self.hotlines]
+        return self.model_copy(update={"default_host": hostport, "hotlines": hotlines})
 
     def hotline(self, hotline_id: str) -> HotlineTarget:
         """The hotline with this id (KeyError if none)."""

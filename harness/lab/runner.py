@@ -30,3 +30,66 @@ def run_lab(hotlines_file: Path, bind: str, port: int, truth_file: Path, media_d
 
     asyncio.run(main())
     print("lab PBX stopped", file=sys.stderr, flush=True)
+
+
+class LabProcess:
+    """The lab PBX in a child process on a free port (``harness demo``, tests, benchmarks).
+
+    ``with LabProcess(hotlines, truth) as lab:`` starts ``harness lab --port 0`` and
+    waits for its "listening" line; ``lab.host``, ``lab.port`` say where it listens.
+    """
+
+    def __init__(self, hotlines_file: Path, truth_file: Path, media_dir: Path | None = None,
+                 bind: str = "127.0.0.1", start_timeout_s: float = 15.0) -> None:
+        self.hotlines_file, self.truth_file, self.media_dir = hotlines_file, truth_file, media_dir
+        self.bind, self.start_timeout_s = bind, start_timeout_s
+        self.host, self.port = bind, 0
+        self.proc: "subprocess.Popen[str] | None" = None
+
+    def __enter__(self) -> "LabProcess":
+        import selectors
+        import subprocess
+
+        from harness.errors import InfraError
+
+        cmd = [sys.executable, "-m", "harness.cli", "lab", "--hotlines", str(self.hotlines_file),
+               "--bind", self.bind, "--port", "0", "--truth", str(self.truth_file)]
+        if self.media_dir is not None:
+            cmd += ["--media-dir", str(self.media_dir)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        ready = sel.select(self.start_timeout_s)
+        line = self.proc.stdout.readline() if ready else ""
+        sel.close()
+        if "listening on sip:" not in line:
+            self.proc.kill()
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            last = (err.strip().splitlines() or [line.strip() or "no output"])[-1]
+            raise InfraError(f"lab PBX did not start: {last}")
+        addr = line.split("listening on sip:", 1)[1].split()[0]
+        self.host, port = addr.rsplit(":", 1)
+        self.port = int(port)
+        return self
+
+    @property
+    def hostport(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        import subprocess
+
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()

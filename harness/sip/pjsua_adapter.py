@@ -10,6 +10,15 @@ Lifetime rules learnt the hard way (see shared/DESIGN.md): drop the Python
 reference to a ``Call`` once it is DISCONNECTED, destroy the recorder before the
 WAV is read (its header is written then), wrap every callback in try/except, and
 clear everything and ``gc.collect()`` before ``libDestroy``.
+
+Two behaviours callers rely on:
+
+- pjsua reports DISCONNECTED as soon as *we* hang up, before the closing exchange
+  (our CANCEL's 200 and 487 + ACK, or the 200 to our BYE) has crossed the wire. A
+  call is therefore finished only once that exchange is complete, or after
+  ``CLOSE_LINGER_S``, so its ``.sip.log`` and timeline hold the whole dialog.
+- A call that never had media (busy, rejected, cancelled while ringing without
+  early media) has no WAV: ``recording`` is null and no ``<call_uid>.wav`` is written.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from harness.recording import repair_wav_header, wav_duration_s
 from harness.sip.seam import Account, CallEvent, CallRecord, CallSpec, DisconnectBy
 
 MAX_CALLS_PER_ENGINE = 4
+CLOSE_LINGER_S = 2.0  # longest wait for the far end to complete our CANCEL/BYE before the call is written
 _MSG_RE = re.compile(r"\b(TX|RX) \d+ bytes (Request|Response) msg (\S+)")
 _CALLID_RE = re.compile(r"^(?:Call-ID|i)\s*:\s*(\S+)", re.M | re.I)
 _AUTH_RE = re.compile(r"^((?:Proxy-)?Authorization\s*:\s*)(\S+)(.*)$", re.M | re.I)
@@ -210,6 +220,7 @@ class SipEngine:
         self._mono0 = time.monotonic()
         self._wall0 = time.time()
         self.local_port: int | None = None
+        self._registered = False
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self, register_timeout_s: float = 10.0) -> None:
@@ -252,7 +263,14 @@ class SipEngine:
         except pj.Error as exc:
             raise InfraError(f"SIP stack failed to start: {exc.info()}") from exc
         if self.account.registrar:
-            self._wait_registration(register_timeout_s)
+            try:
+                self._wait_registration(register_timeout_s)
+            except InfraError:
+                # Tear down without un-REGISTERing: a refused account must not send more REGISTERs.
+                self._registered = False
+                self.stop()
+                raise
+            self._registered = True
 
     def _account_config(self, password: str | None) -> "pj.AccountConfig":
         acc = self.account
@@ -305,10 +323,11 @@ class SipEngine:
         self._active.clear()
         if self._acc is not None:
             try:
-                if self.account.registrar:
+                if self.account.registrar and self._registered:
+                    self._acc.reg_code = None
                     self._acc.setRegistration(False)
-                    end = time.monotonic() + 1.0
-                    while time.monotonic() < end:
+                    end = time.monotonic() + 1.0  # the registrar's answer, or give up: we are leaving
+                    while self._acc.reg_code is None and time.monotonic() < end:
                         ep.libHandleEvents(10)
                 self._acc.shutdown()
             except pj.Error:
@@ -325,13 +344,13 @@ class SipEngine:
     # -- calls --------------------------------------------------------------------------------
     @property
     def active_count(self) -> int:
-        """Calls in progress on this Endpoint."""
-        return len(self._active)
+        """Calls in progress on this Endpoint (a call still closing its dialog no longer counts)."""
+        return sum(1 for a in self._active.values() if a.disconnected_mono is None)
 
     def begin(self, spec: CallSpec) -> None:
         """Send the INVITE for ``spec``; the result comes back from ``poll``."""
         assert self._ep is not None and self._acc is not None, "start() first"
-        if len(self._active) >= MAX_CALLS_PER_ENGINE:
+        if self.active_count >= MAX_CALLS_PER_ENGINE:
             raise InfraError("this SIP worker already holds 4 calls")
         spec.out_dir.mkdir(parents=True, exist_ok=True)
         act = _Active(spec=spec, call=None, start_mono=time.monotonic(),
@@ -375,7 +394,9 @@ class SipEngine:
                 except pj.Error as exc:
                     act.events.append((now, "dtmf_failed", None, exc.info()))
         for act in [a for a in self._active.values() if a.disconnected_mono is not None and not a.done]:
-            self._finish(act)
+            assert act.disconnected_mono is not None
+            if self._closing_done(act) or now - act.disconnected_mono >= CLOSE_LINGER_S:
+                self._finish(act)
         out, self._finished = self._finished, []
         return out
 
@@ -384,9 +405,29 @@ class SipEngine:
         for act in self._active.values():
             self._hangup(act, "bye" if act.answered_mono is not None else "cancel")
 
+    def _closing_done(self, act: _Active) -> bool:
+        """True once the exchange that ends the call has completed on the wire.
+
+        Our CANCEL is complete when the INVITE got its final response (487, or a 200
+        that crossed it); our BYE when the BYE got a final response. A far-end BYE or
+        rejection is complete at DISCONNECTED (pjsua has already sent the 200 or ACK).
+        """
+        if act.local_hangup is None or self._sink is None or not act.call_id:
+            return True
+        with self._sink.lock:
+            msgs = list(self._sink.by_call_id.get(act.call_id, []))
+        sent = [i for i, m in enumerate(msgs) if m.direction == "TX" and m.kind == "Request"
+                and m.method == ("CANCEL" if act.local_hangup == "cancel" else "BYE")]
+        if not sent:
+            return False
+        want = "INVITE" if act.local_hangup == "cancel" else "BYE"
+        return any(m.direction == "RX" and m.kind == "Response" and m.method == want and (m.code or 0) >= 200
+                   for m in msgs[sent[0] + 1:])
+
     def _hangup(self, act: _Active, how: str) -> None:
         if act.call is None or act.local_hangup is not None or act.disconnected_mono is not None:
             return
+        how = "bye" if act.answered_mono is not None else "cancel"  # what pjsua really sends
         now = time.monotonic()
         act.local_hangup = how
         act.local_hangup_mono = now
@@ -525,13 +566,13 @@ def build_record(spec: CallSpec, call_id: str | None, msgs: list[_SipMsg], act: 
     ended_mono = min(enders) if enders else act.disconnected_mono
     if ended_mono is not None and act.disconnected_mono is not None:
         ended_mono = min(ended_mono, act.disconnected_mono) if not enders else ended_mono
+    # Who ended it: we did (our BYE, or our CANCEL at the ring timeout); the far end hung up
+    # an answered call; or nobody, for a call the far end refused (busy, reject) and that
+    # was therefore never connected (seam.DisconnectBy).
     if act.local_hangup is not None:
         disconnect_by = DisconnectBy.LOCAL
     elif any(e[1] == "bye_received" for e in evs) or (
-            act.disconnected_mono is not None and act.last_code is not None and act.last_code >= 300
-            and any(e[1] == "final" for e in evs)):
-        disconnect_by = DisconnectBy.REMOTE
-    elif act.disconnected_mono is not None and answered_mono is not None:
+            act.disconnected_mono is not None and answered_mono is not None):
         disconnect_by = DisconnectBy.REMOTE
     else:
         disconnect_by = DisconnectBy.NONE
