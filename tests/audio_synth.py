@@ -14,13 +14,13 @@ PROMPT = Path("/usr/share/asterisk/sounds/en/queue-periodic-announce.wav")
 
 
 def tone(freqs: tuple[float, ...], dur_s: float, level_db: float = -18.0, sr: int = SR) -> np.ndarray:
-    t = np.arange(int(round(dur_s * sr))) / sr
+    t = np.arange(round(dur_s * sr)) / sr
     x = sum(np.sin(2 * np.pi * f * t) for f in freqs)
     return (np.asarray(x) * 10 ** (level_db / 20) * np.sqrt(2 / len(freqs))).astype(np.float32)
 
 
 def zeros(dur_s: float, sr: int = SR) -> np.ndarray:
-    return np.zeros(int(round(dur_s * sr)), np.float32)
+    return np.zeros(round(dur_s * sr), np.float32)
 
 
 def cadence(freqs: tuple[float, ...], on_s: float, off_s: float, cycles: int) -> np.ndarray:

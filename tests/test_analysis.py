@@ -5,20 +5,29 @@ Tolerances are stated per test; times in seconds.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from audio_synth import MOH, PROMPT, SR, cadence, pcm16, real, tone, write, zeros
 from click.testing import CliRunner
 
-from harness.analysis import DEFAULT, AnalysisParams, Label, Segment, analyze_file, analyze_samples, analyzer_id
-from harness.analysis import wavfile
+from harness.analysis import (
+    DEFAULT,
+    AnalysisParams,
+    Label,
+    Segment,
+    analyze_file,
+    analyze_samples,
+    analyzer_id,
+    wavfile,
+)
 from harness.analysis.evaluate import boundary_errors, confusion, frame_codes, shift
 from harness.analysis.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from harness.cli import main
-from audio_synth import MOH, PROMPT, SR, cadence, pcm16, real, tone, write, zeros
 
 ONSET_TOL_S = 0.05
 
@@ -35,7 +44,7 @@ def covered(segments: list[Segment], label: Label, a: float, b: float) -> float:
 def assert_tiling(segments: list[Segment], duration_s: float) -> None:
     assert segments[0].start_s == 0.0
     assert segments[-1].end_s == pytest.approx(duration_s, abs=1e-6)
-    for a, b in zip(segments, segments[1:]):
+    for a, b in itertools.pairwise(segments):
         assert a.end_s == b.start_s and a.label != b.label
 
 
@@ -86,6 +95,19 @@ def test_sit_dtmf_and_beep() -> None:
     assert len(d) == 3 and d[0][0] == pytest.approx(2.428, abs=ONSET_TOL_S)
     beep = spans(segs, Label.TONE)
     assert len(beep) == 1 and beep[0][0] == pytest.approx(4.028, abs=ONSET_TOL_S)
+
+
+def test_beep_off_frame_grid_is_a_tone_but_a_decaying_chord_is_not() -> None:
+    # a beep that starts and ends mid-frame has partly empty edge frames: still a steady tone
+    beep = tone((800.0,), 0.41)
+    # a struck two-note chord decaying 20 dB/s (a staccato note in hold music), also surrounded by silence
+    chord = tone((415.0, 519.0), 0.4, level_db=-20.0) * 10 ** (-np.arange(int(0.4 * SR)) / SR)
+    x = np.concatenate([zeros(1.013), beep, zeros(1.0), chord.astype(np.float32), zeros(1.0)])
+    segs = analyze_samples(pcm16(x), SR)
+    t = spans(segs, Label.TONE)
+    assert len(t) == 1
+    assert t[0][0] == pytest.approx(1.013, abs=ONSET_TOL_S) and t[0][1] == pytest.approx(1.423, abs=ONSET_TOL_S)
+    assert covered(segs, Label.TONE, 2.423, 2.823) == 0.0
 
 
 def test_music_speech_dead_line_real_snippets() -> None:
