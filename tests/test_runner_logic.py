@@ -1,0 +1,143 @@
+"""Campaign logic with a scripted fake dialer (no SIP here: the SIP path is tested in test_campaign_run)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from harness.campaign.classify import Outcome
+from harness.campaign.config import Campaign
+from harness.campaign.runner import Attempt, Limiter, initial_attempts, next_attempt, run_campaign
+from harness.errors import BadInput
+from harness.evidence import read_evidence, verify_evidence
+from harness.sip.seam import CallEvent, CallRecord, CallSpec, DisconnectBy
+
+
+def campaign(**over: object) -> Campaign:
+    data = {
+        "campaign": "fake", "default_host": "127.0.0.1:5060",
+        "hotlines": [{"id": "drop", "name": "Drops", "target": "1"}, {"id": "busy", "name": "Busy", "target": "2"},
+                     {"id": "ok", "name": "Rejects", "target": "3"}],
+        "concurrency": 3, "limits": {"per_hotline_concurrency": 1, "min_interval_s": 0, "calls_per_minute": 600},
+        "redial": {"on": ["dropped_silent"], "max_attempts": 3, "delay_s": 0},
+        "call": {"ring_timeout_s": 5, "max_hold_s": 10, "max_call_s": 30},
+    }
+    data.update(over)
+    return Campaign.model_validate(data)
+
+
+class FakeDialer:
+    """Scripted: number 1 answers and hangs up (dropped_silent), 2 is busy, 3 rejects with 404."""
+
+    def __init__(self, concurrency: int = 3, stop_after: int | None = None) -> None:
+        self.concurrency, self.stop_after = concurrency, stop_after
+        self.waiting: list[CallSpec] = []
+        self.placed: list[CallSpec] = []
+        self.max_per_target: Counter[str] = Counter()
+        self.closed = False
+
+    def __enter__(self) -> "FakeDialer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.closed = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    @property
+    def free_slots(self) -> int:
+        return self.concurrency - len(self.waiting)
+
+    def submit(self, spec: CallSpec) -> None:
+        assert self.free_slots > 0
+        self.waiting.append(spec)
+        self.placed.append(spec)
+        per = Counter(s.target for s in self.waiting)
+        for t, n in per.items():
+            self.max_per_target[t] = max(self.max_per_target[t], n)
+
+    def collect(self, timeout_s: float = 0.1) -> list[CallRecord]:
+        if self.stop_after is not None and len(self.placed) >= self.stop_after and not self.closed:
+            raise KeyboardInterrupt  # Ctrl-C while calls are in progress
+        if self.closed:  # the pool hangs up what is left and hands those records back
+            out, self.waiting = [self._record(s) for s in self.waiting], []
+            return out
+        out = [self._record(s) for s in self.waiting[:1]]  # one call ends per collect
+        self.waiting = self.waiting[1:]
+        return out
+
+    @staticmethod
+    def _record(spec: CallSpec) -> CallRecord:
+        number = spec.target.split(":")[1].split("@")[0]
+        ev = [CallEvent(t_s=0.0, type="invite_sent")]
+        if number == "1":
+            return CallRecord(call_uid=spec.call_uid, target=spec.target, sip_call_id=spec.call_uid + "@x",
+                              invite_at="2026-11-23T00:00:00.000Z", events=ev, answered_s=0.5, ended_s=2.0,
+                              final_status=200, final_reason="OK", disconnect_by=DisconnectBy.REMOTE)
+        code = 486 if number == "2" else 404
+        return CallRecord(call_uid=spec.call_uid, target=spec.target, sip_call_id=spec.call_uid + "@x",
+                          invite_at="2026-11-23T00:00:00.000Z", events=ev, ended_s=0.1, final_status=code,
+                          final_reason="x", disconnect_by=DisconnectBy.REMOTE)
+
+
+def test_redial_policy() -> None:
+    c = campaign()
+    first = initial_attempts(c, 1)
+    assert [(a.hotline_id, a.attempt, a.chain_id) for a in first] == [
+        ("drop", 1, "r1-drop-1"), ("busy", 1, "r1-busy-1"), ("ok", 1, "r1-ok-1")]
+    a2 = next_attempt(c, first[0], Outcome.DROPPED_SILENT, 100.0)
+    assert a2 is not None and a2.attempt == 2 and a2.chain_id == "r1-drop-1" and a2.not_before_s == 100.0
+    assert next_attempt(c, first[1], Outcome.BUSY, 0.0) is None
+    third = Attempt(1, "drop", "sip:1@h", "r1-drop-1", 3)
+    assert next_attempt(c, third, Outcome.DROPPED_SILENT, 0.0) is None  # max_attempts reached
+
+
+def test_limiter_interval_concurrency_and_rate() -> None:
+    lim = Limiter(per_hotline=1, min_interval_s=5.0, calls_per_minute=2)
+    assert lim.wait_s("a", 0.0) == 0
+    lim.started("a", 0.0)
+    assert lim.wait_s("a", 1.0) == float("inf")  # one at a time
+    lim.ended("a")
+    assert lim.wait_s("a", 1.0) == pytest.approx(4.0)  # 5 s between starts
+    assert lim.wait_s("b", 1.0) == 0
+    lim.started("b", 1.0)
+    assert lim.wait_s("c", 2.0) == pytest.approx(58.0)  # 2 per minute: wait for the first to age out
+    assert lim.wait_s("c", 60.5) == 0
+
+
+def test_run_with_fake_dialer_chains_and_limits(tmp_path: Path) -> None:
+    c = campaign()
+    dialer = FakeDialer()
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    lines: list[str] = []
+    result = run_campaign(c, camp_file, lambda: dialer, reports_root=tmp_path / "r",
+                          recordings_root=tmp_path / "rec", progress=lines.append)
+    rows = read_evidence(result.evidence)
+    got = [(r["hotline_id"], r["attempt"], r["outcome"]) for r in rows]
+    assert sorted(got) == sorted([("drop", "1", "dropped_silent"), ("drop", "2", "dropped_silent"),
+                                  ("drop", "3", "dropped_silent"), ("busy", "1", "busy"), ("ok", "1", "rejected")])
+    assert max(dialer.max_per_target.values()) == 1
+    assert verify_evidence(result.evidence, check_recordings=False).ok
+    assert lines[-1].startswith("[5/5]") and "left" in lines[-1]
+    with pytest.raises(BadInput, match="--resume"):  # never mixes a new run into old evidence
+        run_campaign(c, camp_file, FakeDialer, reports_root=tmp_path / "r", recordings_root=tmp_path / "rec")
+
+
+def test_interrupt_then_resume_completes_without_duplicates(tmp_path: Path) -> None:
+    c = campaign()
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    kw = {"reports_root": tmp_path / "r", "recordings_root": tmp_path / "rec", "progress": lambda _: None}
+    first = run_campaign(c, camp_file, lambda: FakeDialer(stop_after=4), **kw)
+    assert first.interrupted and first.cut_off >= 1
+    resumed = run_campaign(c, camp_file, FakeDialer, resume=True, **kw)
+    rows = read_evidence(resumed.evidence)
+    assert len({r["call_uid"] for r in rows}) == len(rows)
+    done = [(r["hotline_id"], r["attempt"]) for r in rows if not r["note"].startswith("cut off")]
+    assert sorted(done) == [("busy", "1"), ("drop", "1"), ("drop", "2"), ("drop", "3"), ("ok", "1")]
+    assert all(r["outcome"] == "error" for r in rows if r["note"].startswith("cut off"))
+    assert verify_evidence(resumed.evidence, check_recordings=False).ok
