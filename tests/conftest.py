@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from harness.lab.runner import LabProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_HOTLINES = ROOT / "tests" / "data" / "lab_test_hotlines.yaml"
@@ -21,12 +20,12 @@ MEDIA_DIR = ROOT / "build" / "media"
 
 @dataclass
 class Lab:
-    """A running lab PBX: where it listens and where its truth lines go."""
+    """A running lab PBX (``harness.lab.runner.LabProcess``): where it listens and where its truth goes."""
 
     host: str
     port: int
     truth_file: Path
-    proc: subprocess.Popen[str]
+    process: LabProcess
 
     def uri(self, number: str) -> str:
         return f"sip:{number}@{self.host}:{self.port}"
@@ -53,30 +52,12 @@ def start_lab(hotlines: Path, workdir: Path, media_dir: Path = MEDIA_DIR) -> Lab
     if not (media_dir / "MEDIA.json").exists():
         pytest.skip("lab media missing: run `make media`")
     truth = workdir / "truth.jsonl"
-    cmd = [sys.executable, "-m", "harness.cli", "lab", "--hotlines", str(hotlines), "--port", "0",
-           "--truth", str(truth), "--media-dir", str(media_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on sip:" not in line:
-        proc.kill()
-        raise RuntimeError(f"lab PBX did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-    addr = line.split("listening on sip:", 1)[1].split()[0]
-    host, port = addr.rsplit(":", 1)
-    return Lab(host=host, port=int(port), truth_file=truth, proc=proc)
+    process = LabProcess(hotlines, truth, media_dir).__enter__()
+    return Lab(host=process.host, port=process.port, truth_file=truth, process=process)
 
 
 def stop_lab(lab: Lab) -> None:
-    if lab.proc.poll() is None:
-        lab.proc.send_signal(signal.SIGTERM)
-        try:
-            lab.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            lab.proc.kill()
-            lab.proc.wait()
-    for stream in (lab.proc.stdout, lab.proc.stderr):
-        if stream:
-            stream.close()
+    lab.process.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ class LabProcess:
         self.hotlines_file, self.truth_file, self.media_dir = hotlines_file, truth_file, media_dir
         self.bind, self.start_timeout_s = bind, start_timeout_s
         self.host, self.port = bind, 0
+        self.log_file = truth_file.with_suffix(".log")  # the lab's stderr
         self.proc: "subprocess.Popen[str] | None" = None
 
     def __enter__(self) -> "LabProcess":
@@ -56,7 +57,11 @@ class LabProcess:
                "--bind", self.bind, "--port", "0", "--truth", str(self.truth_file)]
         if self.media_dir is not None:
             cmd += ["--media-dir", str(self.media_dir)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # stderr to a file beside the truth: a pipe nobody reads would stall the lab once full
+        self.truth_file.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_file, "a")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        log.close()
         assert self.proc.stdout is not None
         sel = selectors.DefaultSelector()
         sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -65,7 +70,8 @@ class LabProcess:
         sel.close()
         if "listening on sip:" not in line:
             self.proc.kill()
-            err = self.proc.stderr.read() if self.proc.stderr else ""
+            self.proc.wait()
+            err = self.log_file.read_text(errors="replace")
             last = (err.strip().splitlines() or [line.strip() or "no output"])[-1]
             raise InfraError(f"lab PBX did not start: {last}")
         addr = line.split("listening on sip:", 1)[1].split()[0]
