@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from conftest import ROOT, Lab, start_lab, stop_lab
+
 from harness.analysis import analyze_file
 from harness.clock import parse_utc
 from harness.evidence import read_evidence
@@ -34,7 +34,7 @@ TIMING_P95_S = 0.150
 
 def harness(*args: str, cwd: Path = ROOT, timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout_s)
+                          cwd=cwd, timeout=timeout_s, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ class FakeDialer:
         self.max_per_target: Counter[str] = Counter()
         self.closed = False
 
-    def __enter__(self) -> "FakeDialer":
+    def __enter__(self) -> FakeDialer:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:

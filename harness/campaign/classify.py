@@ -11,9 +11,10 @@ to INVITE time first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -69,7 +70,7 @@ class CallRules(BaseModel):
     dtmf_after_s: float = Field(default=1.0, ge=0, le=600, description="seconds after the answer")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "CallRules":
+    def _consistent(self) -> CallRules:
         if self.ring_timeout_s >= self.max_call_s:
             raise ValueError(f"ring_timeout_s ({self.ring_timeout_s:g}) must be shorter than "
                              f"max_call_s ({self.max_call_s:g})")
@@ -231,12 +232,12 @@ def classify(record: CallRecord, segments: Sequence[SegmentLike], rules: CallRul
                 outcome, reason = Outcome.GAVE_UP_ON_HOLD, f"we hung up with no agent ({why})"
             elif heard >= rules.heard_min_s:
                 outcome, reason = (Outcome.GENTLE_DISCONNECT,
-                                   f"far end hung up after {music_s:.1f} s music, {speech_s:.1f} s speech, "
-                                   f"no agent ({why})")
+                                   (f"far end hung up after {music_s:.1f} s music, {speech_s:.1f} s speech, "
+                                    f"no agent ({why})"))
             else:
                 outcome, reason = (Outcome.DROPPED_SILENT,
-                                   f"far end hung up after {heard:.1f} s of music or speech "
-                                   f"(< {rules.heard_min_s:g} s)")
+                                   (f"far end hung up after {heard:.1f} s of music or speech "
+                                    f"(< {rules.heard_min_s:g} s)"))
 
     return Classification(
         outcome=outcome,

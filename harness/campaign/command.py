@@ -17,7 +17,7 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def pool_factory(campaign: Campaign):  # noqa: ANN201 - returns a context-manager factory
+def pool_factory(campaign: Campaign):
     """Build the worker pool the campaign asks for (account, concurrency, bind address)."""
     from harness.sip.pool import WorkerPool
 

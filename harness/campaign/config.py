@@ -80,7 +80,7 @@ class CampaignAccount(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _user_for_registrar(self) -> "CampaignAccount":
+    def _user_for_registrar(self) -> CampaignAccount:
         if self.registrar and not self.username:
             raise ValueError("username is required when a registrar is set")
         return self
@@ -217,13 +217,13 @@ class Campaign(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _limits_fit(self) -> "Campaign":
+    def _limits_fit(self) -> Campaign:
         if self.limits.per_hotline_concurrency > self.concurrency:
             raise ValueError(f"limits.per_hotline_concurrency ({self.limits.per_hotline_concurrency}) "
                              f"exceeds concurrency ({self.concurrency})")
         return self
 
-    def with_host(self, hostport: str) -> "Campaign":
+    def with_host(self, hostport: str) -> Campaign:
         """The same campaign with its bare-number hotlines re-aimed at ``hostport`` (e.g. a lab on port 0)."""
         check_sip_uri(f"sip:x@{hostport}")
         if not self.default_host:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import selectors
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,12 +47,9 @@ class LabProcess:
         self.bind, self.start_timeout_s = bind, start_timeout_s
         self.host, self.port = bind, 0
         self.log_file = truth_file.with_suffix(".log")  # the lab's stderr
-        self.proc: "subprocess.Popen[str] | None" = None
+        self.proc: subprocess.Popen[str] | None = None
 
-    def __enter__(self) -> "LabProcess":
-        import selectors
-        import subprocess
-
+    def __enter__(self) -> LabProcess:  # noqa: PYI034
         from harness.errors import InfraError
 
         cmd = [sys.executable, "-m", "harness.cli", "lab", "--hotlines", str(self.hotlines_file),
@@ -84,8 +83,6 @@ class LabProcess:
         return f"{self.host}:{self.port}"
 
     def __exit__(self, *exc: object) -> None:
-        import subprocess
-
         proc = self.proc
         if proc is None:
             return
