@@ -178,6 +178,22 @@ def test_prompt_repeat_tolerance(second_s: float, outcome: Outcome) -> None:
     assert call_after(*parts, by=DisconnectBy.LOCAL)[0] == outcome
 
 
+@pytest.mark.parametrize(("last_s", "outcome"), [
+    (4.3, Outcome.GAVE_UP_ON_HOLD),  # our hang-up cut a further hearing of the 6 s prompt
+    (6.0 + RULES.prompt_repeat_tol_s + EPS, Outcome.AGENT_REACHED),  # longer than the prompt: a person
+])
+def test_prompt_cut_by_our_hangup(last_s: float, outcome: Outcome) -> None:
+    parts = [("speech", 6.0), ("silence", 3.0)] * RULES.prompt_repeat_min + [("speech", last_s)]
+    rules = RULES.model_copy(update={"agent_confirm_s": 4.0})
+    assert call_after(*parts, by=DisconnectBy.LOCAL, rules=rules)[0] == outcome
+
+
+def test_speech_cut_by_our_hangup_without_a_prompt_is_an_agent() -> None:
+    rules = RULES.model_copy(update={"agent_confirm_s": 4.0})
+    assert call_after(("music", 20.0), ("speech", 4.3), by=DisconnectBy.LOCAL, rules=rules)[0] == \
+        Outcome.AGENT_REACHED
+
+
 # ---- the agent -------------------------------------------------------------------------------------
 
 def test_agent_after_hold() -> None:

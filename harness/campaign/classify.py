@@ -41,6 +41,9 @@ TONE_LABELS = frozenset({"ringback", "busy_tone", "sit", "dtmf", "tone"})
 KNOWN_LABELS = TONE_LABELS | {"silence", "music", "speech"}
 
 
+CUT_BY_HANGUP_S = 0.3  # a speech run ending this close to our hang-up was cut by it
+
+
 class CallRules(BaseModel):
     """How a call is placed and judged (the ``call:`` section of a campaign); all times in seconds."""
 
@@ -175,14 +178,22 @@ def _find_agent(after: list[_Span], ended_s: float, by: DisconnectBy,
     music_end = max((s.end_s for s in after if s.label == "music"), default=None)
     long_runs = [r for r in runs if r[1] - r[0] >= rules.agent_min_speech_s]
     why = f"no speech run of {rules.agent_min_speech_s:g} s or more"
+    lengths = [b - a for a, b in long_runs]
+    prompts = [x for x in lengths
+               if sum(1 for y in lengths if abs(y - x) <= rules.prompt_repeat_tol_s) >= rules.prompt_repeat_min]
     for start, end in long_runs:
         length = end - start
         if music_end is not None and start < music_end:
             why = f"speech at {start:.1f} s was followed by more music (queue announcement)"
             continue
-        repeats = sum(1 for a, b in long_runs if abs((b - a) - length) <= rules.prompt_repeat_tol_s)
+        repeats = sum(1 for x in lengths if abs(x - length) <= rules.prompt_repeat_tol_s)
         if repeats >= rules.prompt_repeat_min:
             why = f"speech at {start:.1f} s is a prompt heard {repeats} times"
+            continue
+        if (by is DisconnectBy.LOCAL and ended_s - end <= CUT_BY_HANGUP_S
+                and any(length <= p + rules.prompt_repeat_tol_s for p in prompts)):
+            why = (f"speech at {start:.1f} s, cut by our hang-up, is one more hearing of a prompt "
+                   f"heard {rules.prompt_repeat_min}+ times")
             continue
         if ended_s - start < rules.agent_confirm_s:
             why = (f"line up only {ended_s - start:.1f} s after speech at {start:.1f} s "
