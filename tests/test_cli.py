@@ -1,0 +1,61 @@
+"""The command line: one-line errors and the documented exit codes (0 ok, 1 thresholds, 2 bad input, 3 SIP)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def harness(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, check=False, env=env)
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("harness: error:"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_validate_all_scenarios_ok() -> None:
+    files = sorted(str(p) for p in (ROOT / "scenarios").rglob("*.yaml"))
+    proc = harness("validate", *files)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count(": ok") == len(files)
+
+
+def test_validate_bad_file_names_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("campaign: x\ndefault_host: 127.0.0.1:5060\nhotlines:\n  - {id: a, name: A, target: '1'}\n"
+                   "limits:\n  per_hotline_concurency: 2\n")
+    proc = harness("validate", str(bad))
+    assert proc.returncode == 2
+    line = one_error_line(proc)
+    assert f"{bad}:6:" in line and "per_hotline_concurency" in line and "per_hotline_concurrency" in line
+
+
+def test_run_refuses_a_password_in_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "pw.yaml"
+    bad.write_text("campaign: x\ndefault_host: 127.0.0.1:5060\naccount: {registrar: 'sip:127.0.0.1:5070', "
+                   "username: u, password: hunter2}\nhotlines:\n  - {id: a, name: A, target: '1'}\n")
+    proc = harness("run", str(bad), "--reports", str(tmp_path / "r"), "--recordings", str(tmp_path / "rec"))
+    assert proc.returncode == 2
+    line = one_error_line(proc)
+    assert "password_env" in line and "hunter2" not in line
+    assert not (tmp_path / "r").exists()  # nothing was called, nothing written
+
+
+def test_missing_and_non_csv_inputs(tmp_path: Path) -> None:
+    assert harness("run", str(tmp_path / "nope.yaml")).returncode == 2
+    assert harness("verify", str(tmp_path / "nope.csv")).returncode == 2
+    junk = tmp_path / "junk.csv"
+    junk.write_text("not,an,evidence,file\n")
+    proc = harness("verify", str(junk))
+    assert proc.returncode == 2 and "header" in one_error_line(proc)
+    proc = harness("report", str(junk), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    one_error_line(proc)
