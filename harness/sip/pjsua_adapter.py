@@ -29,8 +29,8 @@ import json
 import os
 import re
 import stat
-import threading
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,8 +46,8 @@ from harness.sip.seam import Account, CallEvent, CallRecord, CallSpec, Disconnec
 MAX_CALLS_PER_ENGINE = 4
 CLOSE_LINGER_S = 2.0  # longest wait for the far end to complete our CANCEL/BYE before the call is written
 _MSG_RE = re.compile(r"\b(TX|RX) \d+ bytes (Request|Response) msg (\S+)")
-_CALLID_RE = re.compile(r"^(?:Call-ID|i)\s*:\s*(\S+)", re.M | re.I)
-_AUTH_RE = re.compile(r"^((?:Proxy-)?Authorization\s*:\s*)(\S+)(.*)$", re.M | re.I)
+_CALLID_RE = re.compile(r"^(?:Call-ID|i)\s*:\s*(\S+)", re.MULTILINE | re.IGNORECASE)
+_AUTH_RE = re.compile(r"^((?:Proxy-)?Authorization\s*:\s*)(\S+)(.*)$", re.MULTILINE | re.IGNORECASE)
 
 
 def mask_auth(text: str) -> str:
@@ -108,7 +108,7 @@ class _LogSink(pj.LogWriter):
         self.by_call_id: dict[str, list[_SipMsg]] = {}
         self.other: list[_SipMsg] = []
 
-    def write(self, entry: "pj.LogEntry") -> None:
+    def write(self, entry: pj.LogEntry) -> None:
         try:
             msg = entry.msg
             m = _MSG_RE.search(msg)
@@ -130,7 +130,7 @@ class _LogSink(pj.LogWriter):
                     self.by_call_id.setdefault(cid.group(1), []).append(item)
                 else:
                     self.other.append(item)
-        except Exception:  # noqa: BLE001 - a callback must never raise into pjsua
+        except Exception:  # noqa: BLE001, S110 - a callback must never raise into pjsua
             pass
 
     def take(self, call_id: str) -> list[_SipMsg]:
@@ -138,7 +138,7 @@ class _LogSink(pj.LogWriter):
             return self.by_call_id.pop(call_id, [])
 
 
-def _prefer_g711(ep: "pj.Endpoint") -> None:
+def _prefer_g711(ep: pj.Endpoint) -> None:
     """Offer G.711 first (what telephone networks carry), keep GSM/iLBC as fallbacks, drop wideband."""
     ranks = {"PCMU/8000": 255, "PCMA/8000": 254, "GSM/8000": 120, "iLBC/8000": 110}
     for codec in ep.codecEnum2():
@@ -151,22 +151,22 @@ class _Account(pj.Account):
         self.reg_code: int | None = None
         self.reg_reason = ""
 
-    def onRegState(self, prm: "pj.OnRegStateParam") -> None:  # noqa: N802 - pjsua2 name
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
         try:
             self.reg_code = int(prm.code)
             self.reg_reason = str(prm.reason)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001, S110 - a callback must never raise into pjsua
             pass
 
 
 @dataclass
 class _Active:
     spec: CallSpec
-    call: "_Call | None"
-    start_mono: float
+    call: _Call | None
+    start_mono: float  # when makeCall was called; becomes the INVITE's send time once that is known
     wav_path: Path
     call_id: str = ""
-    recorder: "pj.AudioMediaRecorder | None" = None
+    recorder: pj.AudioMediaRecorder | None = None
     rec_port: int | None = None
     media_start_mono: float | None = None
     answered_mono: float | None = None
@@ -181,18 +181,18 @@ class _Active:
 
 
 class _Call(pj.Call):
-    def __init__(self, acc: _Account, engine: "SipEngine", uid: str) -> None:
+    def __init__(self, acc: _Account, engine: SipEngine, uid: str) -> None:
         super().__init__(acc)
         self.engine = engine
         self.uid = uid
 
-    def onCallState(self, prm: "pj.OnCallStateParam") -> None:  # noqa: N802
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         try:
             self.engine._on_state(self.uid, self)
         except Exception as exc:  # noqa: BLE001
             self.engine._callback_error(self.uid, exc)
 
-    def onCallMediaState(self, prm: "pj.OnCallMediaStateParam") -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         try:
             self.engine._on_media(self.uid, self)
         except Exception as exc:  # noqa: BLE001
@@ -272,7 +272,7 @@ class SipEngine:
                 raise
             self._registered = True
 
-    def _account_config(self, password: str | None) -> "pj.AccountConfig":
+    def _account_config(self, password: str | None) -> pj.AccountConfig:
         acc = self.account
         acfg = pj.AccountConfig()
         host = "127.0.0.1" if self.bind_address == "0.0.0.0" else self.bind_address
@@ -344,13 +344,14 @@ class SipEngine:
     # -- calls --------------------------------------------------------------------------------
     @property
     def active_count(self) -> int:
-        """Calls in progress on this Endpoint (a call still closing its dialog no longer counts)."""
-        return sum(1 for a in self._active.values() if a.disconnected_mono is None)
+        """Calls begun and not yet returned by ``poll`` (one still closing its dialog counts)."""
+        return len(self._active)
 
     def begin(self, spec: CallSpec) -> None:
         """Send the INVITE for ``spec``; the result comes back from ``poll``."""
         assert self._ep is not None and self._acc is not None, "start() first"
-        if self.active_count >= MAX_CALLS_PER_ENGINE:
+        # pjsua frees a call's slot at DISCONNECTED; a call still closing its dialog holds none.
+        if sum(1 for a in self._active.values() if a.disconnected_mono is None) >= MAX_CALLS_PER_ENGINE:
             raise InfraError("this SIP worker already holds 4 calls")
         spec.out_dir.mkdir(parents=True, exist_ok=True)
         act = _Active(spec=spec, call=None, start_mono=time.monotonic(),
@@ -361,6 +362,14 @@ class SipEngine:
         try:
             call.makeCall(spec.target, pj.CallOpParam(True))
             act.call_id = call.getInfo().callIdString
+            # The ring timeout and the maximum call length count from the INVITE on the wire,
+            # like every time in the timeline (pjsua logs it from inside makeCall).
+            if self._sink is not None:
+                with self._sink.lock:
+                    sent = [m.mono_s for m in self._sink.by_call_id.get(act.call_id, [])
+                            if m.direction == "TX" and m.method == "INVITE"]
+                if sent:
+                    act.start_mono = sent[0]
         except pj.Error as exc:
             act.call = None
             act.last_reason = f"could not send INVITE: {exc.info()}"
@@ -378,12 +387,13 @@ class SipEngine:
             if act.done or act.call is None:
                 continue
             spec = act.spec
-            if act.answered_mono is None and act.local_hangup is None and now - act.start_mono >= spec.ring_timeout_s:
+            if (act.answered_mono is None and act.local_hangup is None
+                    and now - act.start_mono >= spec.ring_timeout_s):
                 self._hangup(act, "cancel")
-            elif act.local_hangup is None and now - act.start_mono >= spec.max_call_s:
-                self._hangup(act, "bye")
-            elif (act.local_hangup is None and spec.max_answered_s is not None and act.answered_mono is not None
-                  and now - act.answered_mono >= spec.max_answered_s):
+            elif act.local_hangup is None and (
+                    now - act.start_mono >= spec.max_call_s
+                    or (spec.max_answered_s is not None and act.answered_mono is not None
+                        and now - act.answered_mono >= spec.max_answered_s)):
                 self._hangup(act, "bye")
             elif (spec.dtmf and act.answered_mono is not None and act.dtmf_sent_mono is None
                   and act.local_hangup is None and now - act.answered_mono >= spec.dtmf_after_s):
@@ -506,8 +516,7 @@ class SipEngine:
                     (record.ended_s - record.media_start_s) - record.recording_duration_s, 3)
         sip_log = act.spec.out_dir / f"{act.spec.call_uid}.sip.log"
         with open(sip_log, "w") as f:
-            for m in msgs:
-                f.write(f"--- {self._utc(m.mono_s)} {m.direction}\n{m.text}\n")
+            f.writelines(f"--- {self._utc(m.mono_s)} {m.direction}\n{m.text}\n" for m in msgs)
         record.sip_log = sip_log.name
         write_record(record, act.spec.out_dir)
         partial = act.spec.out_dir / f"{act.spec.call_uid}.events.partial.json"
@@ -526,8 +535,8 @@ class SipEngine:
 def build_record(spec: CallSpec, call_id: str | None, msgs: list[_SipMsg], act: _Active,
                  utc, error: str | None) -> CallRecord:
     """Turn captured SIP messages and call-state times into the call's ``CallRecord``."""
-    invite_tx = next((m for m in msgs if m.direction == "TX" and m.kind == "Request" and m.method == "INVITE"),
-                     None)
+    invite_tx = next((m for m in msgs if m.direction == "TX" and m.kind == "Request"
+                      and m.method == "INVITE"), None)
     t0 = invite_tx.mono_s if invite_tx else act.start_mono
     evs: list[tuple[float, str, int | None, str | None, str | None]] = []
     seen: set[tuple[str, str, int | None]] = set()
@@ -632,5 +641,13 @@ def load_record(path: Path) -> CallRecord:
     return CallRecord.model_validate(json.loads(path.read_text()))
 
 
-__all__ = ["SipEngine", "place_one", "mask_auth", "resolve_password", "write_record", "load_record",
-           "MAX_CALLS_PER_ENGINE", "DialError"]
+__all__ = [
+    "MAX_CALLS_PER_ENGINE",
+    "DialError",
+    "SipEngine",
+    "load_record",
+    "mask_auth",
+    "place_one",
+    "resolve_password",
+    "write_record",
+]

@@ -45,7 +45,8 @@ def summary_line(rec: CallRecord, out_dir: Path) -> str:
     else:
         what = f"not answered: {rec.final_status} {rec.final_reason}, ended at {rec.ended_s or 0:.2f} s " \
                f"by {rec.disconnect_by.value}"
-    files = f"{out_dir}/{rec.call_uid}.{{wav,events.json,sip.log}}"
+    kinds = "wav,events.json,sip.log" if rec.recording else "events.json,sip.log"  # no media, no WAV
+    files = f"{out_dir}/{rec.call_uid}.{{{kinds}}}"
     rec_note = ""
     if rec.recording_duration_s is not None:
         rec_note = f"; recording {rec.recording_duration_s:.2f} s (gap {rec.recording_gap_s or 0:+.3f} s)"
