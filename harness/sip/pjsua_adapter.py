@@ -572,9 +572,14 @@ def build_record(spec: CallSpec, call_id: str | None, msgs: list[_SipMsg], act: 
     answered_mono = answered[0] if answered else act.answered_mono
     # The call ends on the wire: our BYE/CANCEL, their BYE, or their final error response.
     enders = [e[0] for e in evs if e[1] in ("bye_sent", "bye_received", "cancel_sent", "final")]
+    if answered_mono is not None:
+        # a 200 that crossed our CANCEL: the call was answered, then ended by the BYE that followed
+        enders = [t for t in enders if t >= answered_mono]
     ended_mono = min(enders) if enders else act.disconnected_mono
     if ended_mono is not None and act.disconnected_mono is not None:
         ended_mono = min(ended_mono, act.disconnected_mono) if not enders else ended_mono
+    if answered_mono is not None and ended_mono is not None and ended_mono < answered_mono:
+        ended_mono = answered_mono  # never an end before the answer
     # Who ended it: we did (our BYE, or our CANCEL at the ring timeout); the far end hung up
     # an answered call; or nobody, for a call the far end refused (busy, reject) and that
     # was therefore never connected (seam.DisconnectBy).
