@@ -1,9 +1,10 @@
 """``make bench``: every slow measurement the docs cite, in one run.
 
-    python -m harness.bench [analysis|calls ...]
+    python -m harness.bench [analysis|calls|survey ...]
 
 Runs the phase-analysis evaluation (``harness.analysis.bench``) and the call-path
-benchmark (``harness.sip.bench``: simultaneous calls against the lab PBX). Figures
+benchmark (``harness.sip.bench``: simultaneous calls against the lab PBX) and the survey's
+accuracy against the lab's ground truth (``harness.campaign.bench``). Figures
 printed here are the ones recorded in docs/BENCHMARKS.md with this command.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-PARTS = {"analysis": "harness.analysis.bench", "calls": "harness.sip.bench"}
+PARTS = {"analysis": "harness.analysis.bench", "calls": "harness.sip.bench", "survey": "harness.campaign.bench"}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,15 +15,13 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 from conftest import ROOT, Lab, start_lab, stop_lab
 
 from harness.analysis import analyze_file
-from harness.clock import parse_utc
 from harness.evidence import read_evidence
-from harness.sip.seam import CallRecord
+from harness.lab.truth import compare, read_truth, summary
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
@@ -60,61 +58,29 @@ def survey(short_lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     return out / "reports" / "survey-short" / "evidence.csv", proc
 
 
-def expected_outcome(truth: dict) -> str:
-    """What the lab did, in the harness's outcome vocabulary (docs/CLASSIFICATION.md)."""
-    kinds = {p["kind"] for p in truth["phases"]}
-    if truth["answered_at"] is None:
-        if truth["final_code"] in (486, 600):
-            return "busy"
-        if truth["final_code"] in (487, 408, 480):
-            return "no_answer"
-        return "rejected"
-    if truth["hangup_by"] == "lab":
-        return "gentle_disconnect" if kinds & {"music", "speech"} else "dropped_silent"
-    return "agent_reached" if "agent" in kinds else "gave_up_on_hold"
-
-
-def _t(utc: str) -> float:
-    return parse_utc(utc)
-
-
 def test_survey_outcomes_and_timings_match_lab_truth(survey, short_lab: Lab) -> None:
     evidence, proc = survey
     rows = read_evidence(evidence)
     assert "[" in proc.stderr and "left" in proc.stderr  # progress lines: done/planned, ETA
+    short_lab.truth_for(rows[-1]["sip_call_id"])  # the lab has written its last line
+    checks = compare(rows, read_truth(short_lab.truth_file), evidence.parent)
+    for c in checks:
+        assert c.agrees, (c.hotline_id, c.outcome, c.expected)
     by_hotline = defaultdict(list)
-    errors: dict[str, list[float]] = defaultdict(list)
     for row in rows:
-        truth = short_lab.truth_for(row["sip_call_id"])
-        assert row["outcome"] == expected_outcome(truth), (row["hotline_id"], row["outcome_reason"], truth)
         by_hotline[row["hotline_id"]].append(row)
-        invite = _t(row["started_at"])
-        if truth["answered_at"]:
-            errors["answer"].append(invite + float(row["answer_s"]) - _t(truth["answered_at"]))
-        errors["hangup"].append(invite + float(row["duration_s"]) - _t(truth["hangup_at"]))
-        speech = [p for p in truth["phases"] if p["kind"] in ("speech", "agent")]
-        if truth["answered_at"] and speech:
-            ours = invite + float(row["answer_s"]) + float(row["first_speech_s"])
-            errors["speech_start"].append(ours - _t(speech[0]["start"]))
-        music = [p for p in truth["phases"] if p["kind"] == "music"]
-        if music and row["recording"]:
-            wav = (evidence.parent / row["recording"]).resolve()
-            record = CallRecord.model_validate_json(wav.with_suffix(".events.json").read_text())
-            segs = analyze_file(wav).segments
-            music_end = max(s.end_s for s in segs if s.label == "music")
-            ours = invite + float(record.media_start_s) + music_end
-            errors["music_end"].append(ours - _t(music[-1]["end"]))
     # the survey's shape: always-drop hotlines were redialled up to three times, busy never
     assert [r["outcome"] for r in by_hotline["gentle-zh"]] == ["gentle_disconnect"] * 3
     assert [r["attempt"] for r in by_hotline["silent-drop"]] == ["1", "2", "3"]
     assert [r["outcome"] for r in by_hotline["always-busy"]] == ["busy"]
     assert by_hotline["honest-queue"][0]["outcome"] == "agent_reached"
     assert by_hotline["ivr-loop"][0]["outcome"] == "gave_up_on_hold"
+    stats = summary(checks)
     for what, median_s, p95_s in TIMING_BOUNDS_S:
-        e = np.abs(np.array(errors[what]))
-        print(f"{what}: n={len(e)} median {np.median(e) * 1000:.0f} ms, p95 {np.percentile(e, 95) * 1000:.0f} ms")
-        assert len(e) >= 5, what
-        assert np.median(e) <= median_s and np.percentile(e, 95) <= p95_s, (what, np.round(np.sort(e), 3))
+        s = stats[what]
+        print(f"{what}: n={s['n']} median {s['median_ms']:.0f} ms, p95 {s['p95_ms']:.0f} ms")
+        assert s["n"] >= 5, what
+        assert s["median_ms"] <= median_s * 1000 and s["p95_ms"] <= p95_s * 1000, (what, s)
 
 
 def test_evidence_verifies_and_a_hand_edit_fails_at_the_right_row(survey, tmp_path: Path) -> None:
