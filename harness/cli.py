@@ -80,17 +80,21 @@ def lab(hotlines_file: Path, bind: str, port: int, truth_file: Path, media_dir: 
 @click.option("--registrar", default=None, help="register first, e.g. sip:127.0.0.1:5070")
 @click.option("--username", default=None, help="SIP user for registration / digest authentication")
 @click.option("--password-env", default=None, help="name of the environment variable holding the password")
+@click.option("--credentials-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="a file (mode 0600) holding the password, instead of --password-env")
 @click.option("--ring-timeout-s", default=30.0, show_default=True, type=float, help="CANCEL if not answered by then")
 @click.option("--max-call-s", default=300.0, show_default=True, type=float, help="BYE after this long")
 @click.option("--dtmf", default=None, help="digits to send (RFC 2833) after the answer")
 @click.option("--dtmf-after-s", default=1.0, show_default=True, type=float, help="seconds after the answer")
 @click.option("--bind", default=None, help="local address for SIP/RTP (default: 127.0.0.1 for loopback targets)")
 def call(target: str, out_dir: Path, registrar: str | None, username: str | None, password_env: str | None,
+         credentials_file: Path | None,
          ring_timeout_s: float, max_call_s: float, dtmf: str | None, dtmf_after_s: float, bind: str | None) -> None:
     """Place one call to TARGET (a SIP URI), record it, and print a one-line summary."""
     from harness.sip.probe import probe
 
     code = probe(target, out_dir, registrar=registrar, username=username, password_env=password_env,
+                 credentials_file=credentials_file,
                  ring_timeout_s=ring_timeout_s, max_call_s=max_call_s, dtmf=dtmf, dtmf_after_s=dtmf_after_s,
                  bind=bind)
     sys.exit(code)

@@ -59,3 +59,26 @@ def test_missing_and_non_csv_inputs(tmp_path: Path) -> None:
     proc = harness("report", str(junk), "--out", str(tmp_path / "out"))
     assert proc.returncode == 2
     one_error_line(proc)
+
+
+def test_credentials_file_must_be_private(tmp_path: Path) -> None:
+    from harness.errors import BadInput
+    from harness.sip.pjsua_adapter import resolve_password
+    from harness.sip.seam import Account
+
+    secret = tmp_path / "sip.pw"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o644)
+    acc = Account(registrar="sip:127.0.0.1:5070", username="u", credentials_file=secret)
+    try:
+        resolve_password(acc)
+    except BadInput as exc:
+        assert "chmod 600" in str(exc) and "s3cret" not in str(exc)
+    else:
+        raise AssertionError("a world-readable credentials file was accepted")
+    secret.chmod(0o600)
+    assert resolve_password(acc) == "s3cret"
+    missing = Account(registrar="sip:127.0.0.1:5070", username="u", password_env="HARNESS_TEST_UNSET_PW")
+    proc = harness("call", "sip:1@127.0.0.1:9", "--out", str(tmp_path / "o"), "--registrar",
+                   "sip:127.0.0.1:9", "--username", "u", "--password-env", missing.password_env)
+    assert proc.returncode == 2 and "HARNESS_TEST_UNSET_PW" in one_error_line(proc)

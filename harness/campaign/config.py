@@ -57,6 +57,9 @@ class CampaignAccount(_Strict):
     password_env: str | None = Field(default=None,
                                      description="NAME of the environment variable with the password")
     proxy: str | None = Field(default=None, description="outbound proxy SIP URI")
+    credentials_file: Path | None = Field(default=None,
+                                          description="a file (mode 0600) holding the password, "
+                                                      "instead of password_env")
 
     @model_validator(mode="before")
     @classmethod
@@ -88,7 +91,7 @@ class CampaignAccount(_Strict):
     def to_seam(self) -> Account:
         """The account as the SIP seam takes it."""
         return Account(registrar=self.registrar, username=self.username, domain=self.domain,
-                       password_env=self.password_env, proxy=self.proxy)
+                       password_env=self.password_env, proxy=self.proxy, credentials_file=self.credentials_file)
 
 
 class HotlineTarget(_Strict):

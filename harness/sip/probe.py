@@ -54,6 +54,7 @@ def summary_line(rec: CallRecord, out_dir: Path) -> str:
 
 
 def probe(target: str, out_dir: Path, *, registrar: str | None, username: str | None, password_env: str | None,
+          credentials_file: Path | None = None,
           ring_timeout_s: float, max_call_s: float, dtmf: str | None, dtmf_after_s: float,
           bind: str | None) -> int:
     """Place one call and return the exit code (0 completed, 3 SIP/infrastructure failure)."""
@@ -63,7 +64,8 @@ def probe(target: str, out_dir: Path, *, registrar: str | None, username: str | 
         raise BadInput("--ring-timeout-s and --max-call-s must be positive")
     from harness.sip.pjsua_adapter import SipEngine
 
-    account = Account(registrar=registrar, username=username, password_env=password_env)
+    account = Account(registrar=registrar, username=username, password_env=password_env,
+                      credentials_file=credentials_file)
     spec = CallSpec(call_uid=new_call_uid(), target=target, out_dir=out_dir, ring_timeout_s=ring_timeout_s,
                     max_call_s=max_call_s, dtmf=dtmf, dtmf_after_s=dtmf_after_s)
     engine = SipEngine(account, bind_address=bind or default_bind(target))
