@@ -50,7 +50,7 @@ def assert_tiling(segments: list[Segment], duration_s: float) -> None:
 
 def test_analyzer_id_names_version_and_param_hash() -> None:
     a = analyzer_id(DEFAULT)
-    assert a.startswith("harness-phases/1.0+") and len(a.split("+")[1]) == 8
+    assert a.startswith("harness-phases/1.1+") and len(a.split("+")[1]) == 8
     assert analyzer_id(AnalysisParams()) == a
     assert analyzer_id(AnalysisParams(min_music_s=2.0)) != a
 
@@ -132,6 +132,29 @@ def test_announcement_over_music_is_speech() -> None:
     assert sp and sp[0][0] == pytest.approx(5.0, abs=0.2)
     assert sum(e - s for s, e in sp) >= 1.5
     assert covered(segs, Label.MUSIC, 0.0, 4.5) > 0.95
+
+
+def test_music_cut_straight_into_speech_and_back() -> None:
+    """No pause either side (a PBX switching hold music off for a prompt): both changes within
+    150 ms (the campaign's p95 target), not half a window late."""
+    speech = real(PROMPT, 0.06, 3.94, -20.0)  # the prompt's 60 ms of leading silence cut off
+    x = np.concatenate([real(MOH, 10.0, 8.0, -22.0), speech, real(MOH, 30.0, 6.0, -22.0)])
+    segs = analyze_samples(pcm16(x), SR)
+    end_s = 8.0 + len(speech) / SR
+    assert spans(segs, Label.MUSIC)[0][1] == pytest.approx(8.0, abs=0.15)
+    assert spans(segs, Label.SPEECH)[0][0] == pytest.approx(8.0, abs=0.15)
+    assert spans(segs, Label.SPEECH)[0][1] == pytest.approx(end_s, abs=0.15)
+    assert spans(segs, Label.MUSIC)[-1][0] == pytest.approx(end_s, abs=0.15)
+
+
+def test_short_pause_between_music_and_speech_is_silence() -> None:
+    """A pause shorter than min_silence_s is bridged inside music or speech, but between the
+    two it is where one stopped and the other had not started."""
+    x = np.concatenate([real(MOH, 30.0, 8.0, -22.0), zeros(0.3), real(PROMPT, 0.06, 3.94, -20.0)])
+    segs = analyze_samples(pcm16(x), SR)
+    assert spans(segs, Label.MUSIC)[-1][1] == pytest.approx(8.0, abs=0.05)
+    assert spans(segs, Label.SPEECH)[0][0] == pytest.approx(8.3, abs=0.05)
+    assert covered(segs, Label.SILENCE, 8.02, 8.28) == 1.0
 
 
 def test_comfort_noise_dead_line_is_silence() -> None:

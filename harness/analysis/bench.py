@@ -115,11 +115,11 @@ def report_group(name: str, rows: list[dict]) -> list[str]:
     for r in rows:
         for k, v in r["bounds"].items():
             bounds.setdefault(k, []).extend(v)
-    out.append("\n| boundary | n | median (ms) | p90 (ms) | max (ms) |")
-    out.append("|---|---:|---:|---:|---:|")
+    out.append("\n| boundary | n | median (ms) | p90 (ms) | p95 (ms) | max (ms) |")
+    out.append("|---|---:|---:|---:|---:|---:|")
     for k, v in bounds.items():
         e = [1000 * x for x in v]
-        out.append(f"| {k} | {len(e)} | {_pct(e, 50):.0f} | {_pct(e, 90):.0f} | {max(e):.0f} |")
+        out.append(f"| {k} | {len(e)} | {_pct(e, 50):.0f} | {_pct(e, 90):.0f} | {_pct(e, 95):.0f} | {max(e):.0f} |")
     out += side_by_side(rows)
     return out
 

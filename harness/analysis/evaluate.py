@@ -20,6 +20,9 @@ EVENT_EDGES = {
     "music_start": (Label.MUSIC, "start"), "music_end": (Label.MUSIC, "end"),
     "greeting_start": (Label.SPEECH, "start"), "greeting_end": (Label.SPEECH, "end"),
     "agent_start": (Label.SPEECH, "start"), "dead_start": (Label.SILENCE, "start"),
+    # hold music cut straight into speech and back (no pause): the same instants as a
+    # music_end/greeting_start pair, reported apart because they are the hard case
+    "music_to_speech": (Label.SPEECH, "start"), "speech_to_music": (Label.MUSIC, "start"),
 }
 MISS_S = 5.0  # a boundary with no predicted edge within this is counted as this error
 

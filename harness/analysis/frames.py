@@ -14,6 +14,7 @@ import numpy as np
 from harness.analysis.model import AnalysisParams
 
 SUPPORTED_RATES_HZ = (8000, 16000, 24000, 32000, 48000)
+N_BANDS = 8
 _EPS = 1e-10
 
 
@@ -59,6 +60,7 @@ class FrameEvidence:
     f_hi: np.ndarray  # Hz per spectrum: upper peak, NaN for a single tone
     persist: np.ndarray  # per spectrum: 1.0 when the top peak stays on the same bin (+-1) as before
     flux: np.ndarray  # per spectrum: mean |change| of the band log-spectrum (dB)
+    bands: np.ndarray  # per spectrum x N_BANDS: log energy (dB) of equal slices of the band
 
 
 def frame_evidence(x: np.ndarray, params: AnalysisParams) -> FrameEvidence:
@@ -88,6 +90,8 @@ def frame_evidence(x: np.ndarray, params: AnalysisParams) -> FrameEvidence:
     f_hi = np.full(nspec, np.nan, np.float32)
     persist = np.zeros(nspec, np.float32)
     flux = np.zeros(nspec, np.float32)
+    bands = np.zeros((nspec, N_BANDS), np.float32)
+    band_edges = np.linspace(0, k_hi - k_lo + 1, N_BANDS + 1).round().astype(int)[:-1]
     prev_k: np.ndarray | None = None
     prev_logp: np.ndarray | None = None
     chunk = 2048
@@ -126,8 +130,10 @@ def frame_evidence(x: np.ndarray, params: AnalysisParams) -> FrameEvidence:
         persist[a:b] = (np.abs(np.diff(kk)) <= 1).astype(np.float32)
         lp = np.concatenate([logp[:1] if prev_logp is None else prev_logp, logp])
         flux[a:b] = np.abs(np.diff(lp, axis=0)).mean(axis=1)
+        # reduceat, not a matrix product: BLAS threads would cost more CPU than they save
+        bands[a:b] = 10 * np.log10(np.add.reduceat(p, band_edges, axis=1) + 1e-9)
         prev_k, prev_logp = k1[-1:], logp[-1:]
-    return FrameEvidence(n, energy_db, dead, tonal, f_lo, f_hi, persist, flux)
+    return FrameEvidence(n, energy_db, dead, tonal, f_lo, f_hi, persist, flux, bands)
 
 
 def _interp(p: np.ndarray, k: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 ANALYZER_NAME = "harness-phases"
-ANALYZER_VERSION = "1.0"
+ANALYZER_VERSION = "1.1"
 
 
 class Label(str, Enum):
@@ -73,7 +73,11 @@ class AnalysisParams:
     speech_off: float = 0.4
     min_music_s: float = 1.5
     min_speech_s: float = 0.5
-    boundary_search_s: float = 0.8  # refine music/speech changes within this distance
+    boundary_search_s: float = 1.0  # refine music/speech changes within this distance ...
+    boundary_min_side_s: float = 0.2  # ... keeping at least this much on either side of the change
+    change_weight: float = 1.0  # weight of the spectral change (band log-energies) at a split ...
+    change_window_s: float = 0.4  # ... compared over this much either side
+    pause_snap_s: float = 0.16  # a pause this close to a music/speech change is silence between them
     # tones
     tone_purity: float = 0.90  # energy share of the two strongest spectral peaks
     tone_freq_tol: float = 0.015  # relative frequency tolerance (2.5% confuses A4=440 with 450 Hz)

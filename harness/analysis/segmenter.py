@@ -55,26 +55,50 @@ def region_mean(x: np.ndarray, half: int, rstart: np.ndarray, rend: np.ndarray) 
     return ((cs[hi] - cs[lo]) / (hi - lo)).astype(np.float32)
 
 
-def speech_probability(ev: FrameEvidence, active: np.ndarray, params: AnalysisParams) -> np.ndarray:
-    """Per-frame probability that active audio is speech rather than music (logistic score
-    over window features computed inside each active region only)."""
-    n = ev.n
+class WindowScore:
+    """Logit of the music-vs-speech model for any window [lo, hi) of frames, from cumulative
+    sums of its per-frame inputs (frame dB, its square, spectral-peak persistence, spectral
+    flux, |frame-to-frame dB change|): O(1) per window, whatever its length or clipping."""
+
+    def __init__(self, ev: FrameEvidence, params: AnalysisParams) -> None:
+        n = ev.n
+        edb = np.maximum(ev.energy_db, -80.0).astype(np.float64)
+        hop = params.fft_hop_frames
+        cols = (edb, edb * edb, np.repeat(ev.persist, hop)[:n], np.repeat(ev.flux, hop)[:n],
+                np.abs(np.diff(edb, prepend=edb[:1])))
+        self.cs = np.zeros((len(cols), n + 1))
+        for j, c in enumerate(cols):
+            np.cumsum(c, out=self.cs[j, 1:])
+        self.w = params.score_weights
+
+    def logit(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Logit (speech > 0) of each window [lo, hi); hi > lo."""
+        m = (self.cs[:, hi] - self.cs[:, lo]) / (hi - lo)
+        std = np.sqrt(np.maximum(m[1] - m[0] * m[0], 0.0))
+        w = self.w
+        return w[0] + w[1] * std + w[2] * m[2] + w[3] * m[3] + w[4] * m[4]
+
+
+def region_bounds(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the start and (exclusive) end of the active region that holds it."""
+    n = len(active)
     s, e = runs(active)
-    rid = np.cumsum(np.isin(np.arange(n), s)) - 1
-    rid = np.clip(rid, 0, max(len(s) - 1, 0))
-    rstart = s[rid] if len(s) else np.zeros(n, int)
-    rend = e[rid] if len(s) else np.ones(n, int)
+    if len(s) == 0:
+        return np.zeros(n, int), np.ones(n, int)
+    rid = np.clip(np.cumsum(np.isin(np.arange(n), s)) - 1, 0, len(s) - 1)
+    return s[rid], e[rid]
+
+
+def speech_probability(ws: WindowScore, active: np.ndarray, params: AnalysisParams) -> np.ndarray:
+    """Per-frame probability that active audio is speech rather than music (logistic score
+    over centred window features computed inside each active region only)."""
+    n = len(active)
+    rstart, rend = region_bounds(active)
     half = round(params.window_s / params.frame_s / 2)
-    edb = np.maximum(ev.energy_db, -80.0)
-    m1 = region_mean(edb, half, rstart, rend)
-    m2 = region_mean(edb * edb, half, rstart, rend)
-    db_std = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
-    hop = params.fft_hop_frames
-    persist = region_mean(np.repeat(ev.persist, hop)[:n], half, rstart, rend)
-    flux = region_mean(np.repeat(ev.flux, hop)[:n], half, rstart, rend)
-    delta = region_mean(np.abs(np.diff(edb, prepend=edb[:1])), half, rstart, rend)
-    w = params.score_weights
-    z = w[0] + w[1] * db_std + w[2] * persist + w[3] * flux + w[4] * delta
+    i = np.arange(n)
+    lo = np.maximum(i - half, rstart)
+    hi = np.maximum(np.minimum(i + half + 1, rend), lo + 1)
+    z = ws.logit(lo, hi)
     p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
     sh = round(params.score_smooth_s / params.frame_s / 2)
     return region_mean(p.astype(np.float32), sh, rstart, rend)
@@ -110,7 +134,8 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
     floor = local_floor(edb, params)
     on_thr = np.maximum(params.active_on_db, floor + params.floor_margin_on_db)
     off_thr = np.maximum(params.active_off_db, floor + params.floor_margin_off_db)
-    active = hysteresis(edb > on_thr, edb < off_thr) & ~ev.dead & ~tone
+    sounding = hysteresis(edb > on_thr, edb < off_thr) & ~ev.dead & ~tone
+    active = sounding.copy()
     fr = params.frame_s
     active = fill_short(active, False, round(params.min_silence_s / fr))
     active &= ~tone
@@ -120,11 +145,13 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
         if b - a < round(params.min_active_s / fr):
             active[a:b] = False
 
-    p = speech_probability(ev, active, params)
+    ws = WindowScore(ev, params)
+    p = speech_probability(ws, active, params)
     s, e = runs(active)
     init = np.full(n, -1, np.int8)
     init[s] = (p[s] >= 0.5).astype(np.int8)
     speech = hysteresis(p >= params.speech_on, p <= params.speech_off, init) & active
+    z = frame_score(ws, ev, sounding, params)
     min_sp = round(params.min_speech_s / fr)
     min_mu = round(params.min_music_s / fr)
     for a, b in zip(s, e):
@@ -140,7 +167,8 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
                 short = y - x < min_mu and (x == 0 or y == len(r)) and not (x == 0 and y == len(r))
                 if short and (edge.start <= x < edge.stop or edge.start < y <= edge.stop):
                     r[x:y] = False
-        r[:] = _refine(r, ev, a, params)
+        r[:] = _refine(r, z[a:b], ev, a, params)
+        _pause_at_change(r, active[a:b], sounding[a:b], params)
     labels[active & speech] = CODE[Label.SPEECH]
     labels[active & ~speech] = CODE[Label.MUSIC]
     return labels
@@ -157,30 +185,102 @@ def _min_runs(r: np.ndarray, min_sp: int, min_mu: int) -> np.ndarray:
     return out
 
 
-def _refine(r: np.ndarray, ev: FrameEvidence, offset: int, params: AnalysisParams) -> np.ndarray:
-    """Move each music/speech change inside a region to the frame that best splits the energy
-    dynamics around it (two-segment fit of the frame-to-frame energy change)."""
+def frame_score(ws: WindowScore, ev: FrameEvidence, sounding: np.ndarray, params: AnalysisParams) -> np.ndarray:
+    """Per-frame speech evidence: the window model's logit split into per-frame terms, whose
+    mean over a window is close to the window's logit. The std of frame dB becomes the frame's
+    |dB - mean dB of the sounding frames within +-window_s/2| (x 1.25: E|x - m| = 0.8 sigma for
+    a normal x); only sounding frames (``sounding``: activity before pauses are bridged) make
+    that mean, so a pause right after music does not make the music's last frames speech-like."""
+    n = ev.n
+    edb = np.maximum(ev.energy_db, -80.0).astype(np.float64)
+    half = round(params.window_s / params.frame_s / 2)
+    i = np.arange(n)
+    lo, hi = np.maximum(i - half, 0), np.minimum(i + half + 1, n)
+    cs_n = np.concatenate([[0], np.cumsum(sounding)])
+    cs_e = np.concatenate([[0.0], np.cumsum(np.where(sounding, edb, 0.0))])
+    cnt = cs_n[hi] - cs_n[lo]
+    mean = np.where(cnt > 0, (cs_e[hi] - cs_e[lo]) / np.maximum(cnt, 1), (ws.cs[0, hi] - ws.cs[0, lo]) / (hi - lo))
+    hop = params.fft_hop_frames
+    w = params.score_weights
+    return (w[0] + w[1] * 1.25 * np.abs(edb - mean) + w[2] * np.repeat(ev.persist, hop)[:n]
+            + w[3] * np.repeat(ev.flux, hop)[:n] + w[4] * np.abs(np.diff(edb, prepend=edb[:1])))
+
+
+def spectral_change(ev: FrameEvidence, k: np.ndarray, lo: int, hi: int, params: AnalysisParams) -> np.ndarray:
+    """Gaussian log-likelihood gain (diagonal, per band) of splitting the band log-energies of
+    the spectra within ``change_window_s`` either side of frame k into before and after k,
+    windows kept inside frames [lo, hi): large where the sound source changes."""
+    hop = params.fft_hop_frames
+    half = max(2, round(params.change_window_s / params.frame_s / hop))
+    s_lo, s_hi = lo // hop, max(lo // hop + 1, -(-hi // hop))
+    b = ev.bands[s_lo:s_hi].astype(np.float64)
+    cs = np.concatenate([np.zeros((1, b.shape[1])), np.cumsum(b, axis=0)])
+    cs2 = np.concatenate([np.zeros((1, b.shape[1])), np.cumsum(b * b, axis=0)])
+    m = len(b)
+    j = np.clip(k // hop - s_lo, 1, m - 1)
+    a, e = np.maximum(j - half, 0), np.minimum(j + half, m)
+
+    def nll(x: np.ndarray, y: np.ndarray) -> np.ndarray:  # n/2 * sum log var over [x, y)
+        cnt = (y - x)[:, None].astype(np.float64)
+        mu = (cs[y] - cs[x]) / cnt
+        var = np.maximum((cs2[y] - cs2[x]) / cnt - mu * mu, 1.0)
+        return 0.5 * cnt[:, 0] * np.log(var).sum(axis=1)
+
+    return nll(a, e) - nll(a, j) - nll(j, e)
+
+
+def _refine(r: np.ndarray, z: np.ndarray, ev: FrameEvidence, offset: int, params: AnalysisParams) -> np.ndarray:
+    """Move each music/speech change inside a region (frames from ``offset``; ``z``: per-frame
+    speech evidence of the region) to the split that best separates the evidence within
+    ``boundary_search_s``: music->speech at the minimum of the running sum of z, speech->music
+    at its maximum (additive per-frame evidence does not smear a change the way a window
+    straddling it does), plus ``change_weight`` x the spectral change at the split (a voice
+    and music differ in timbre where one cuts into the other)."""
     changes = np.flatnonzero(r[1:] != r[:-1]) + 1
     if len(changes) == 0:
         return r
     out = r.copy()
-    span = round(params.boundary_search_s / params.frame_s)
-    d = np.abs(np.diff(ev.energy_db[offset: offset + len(r)], prepend=ev.energy_db[offset]))
-    for c in changes:
-        a, b = max(1, c - span), min(len(r) - 1, c + span)
-        if b - a < 4:
+    fr = params.frame_s
+    span = round(params.boundary_search_s / fr)
+    side = max(1, round(params.boundary_min_side_s / fr))
+    edges = np.concatenate([[0], changes, [len(r)]])
+    for j, c in enumerate(changes):
+        prev, nxt = int(edges[j]), int(edges[j + 2])
+        lo, hi = max(c - span, prev + side), min(c + span, nxt - side)
+        if hi - lo < 2:
             continue
-        seg = d[a - 1: b + 1].astype(np.float64)
-        cs = np.concatenate([[0.0], np.cumsum(seg)])
-        cs2 = np.concatenate([[0.0], np.cumsum(seg * seg)])
-        k = np.arange(2, len(seg) - 1)
-        nl, nr = k, len(seg) - k
-        sse = (cs2[k] - cs[k] ** 2 / nl) + (cs2[-1] - cs2[k] - (cs[-1] - cs[k]) ** 2 / nr)
-        best = a - 1 + int(k[np.argmin(sse)])
-        left, right = r[c - 1], r[c]
-        lo, hi = min(best, c), max(best, c)
-        out[lo:hi] = left if best > c else right
+        run = np.concatenate([[0.0], np.cumsum(z[lo:hi])])
+        score = run if r[c - 1] else -run
+        if params.change_weight:
+            k = np.arange(lo, hi + 1)
+            reach = round(params.change_window_s / fr) + params.fft_hop_frames
+            score = score + params.change_weight * spectral_change(
+                ev, offset + k, offset + max(prev, lo - reach), offset + min(nxt, hi + reach), params)
+        best = lo + int(np.argmax(score))
+        a, b = min(best, c), max(best, c)
+        out[a:b] = r[c - 1] if best > c else r[c]
     return out
+
+
+def _pause_at_change(r: np.ndarray, active: np.ndarray, sounding: np.ndarray, params: AnalysisParams) -> None:
+    """A bridged pause at (or within ``pause_snap_s`` of) a music/speech change belongs to
+    neither side: the change moves into the pause and the pause becomes silence (``active``
+    cleared). Pauses are bridged so that speech and music keep their own short gaps; a gap
+    between music and speech is where one stopped and the other had not started."""
+    changes = np.flatnonzero(r[1:] != r[:-1]) + 1
+    if len(changes) == 0:
+        return
+    gs, ge = runs(~sounding)
+    tol = round(params.pause_snap_s / params.frame_s)
+    for c in changes:
+        dist = np.maximum(gs - c, 0) + np.maximum(c - ge, 0)  # 0 when c is inside the pause
+        if len(dist) == 0 or dist.min() > tol:
+            continue
+        g0, g1 = int(gs[np.argmin(dist)]), int(ge[np.argmin(dist)])
+        left, right = r[c - 1], r[c]
+        r[min(c, g0):g0] = left
+        r[g1:max(c, g1)] = right
+        active[g0:g1] = False
 
 
 def labels_to_segments(labels: np.ndarray, frame_s: float, duration_s: float,

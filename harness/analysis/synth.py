@@ -193,7 +193,9 @@ class Sources:
             raw.unlink()
         return read_8k(out)
 
-    def music(self, rng: np.random.Generator, dur_s: float, track: int | None = None) -> np.ndarray:
+    def music(self, rng: np.random.Generator, dur_s: float, track: int | None = None,
+              fade_in: bool = True, fade_out: bool = True) -> np.ndarray:
+        """A random stretch of a hold-music track; 50 ms fades unless the switch is a hard cut."""
         k = int(dur_s * SR)
         m = self.moh[int(rng.integers(len(self.moh))) if track is None else track % len(self.moh)]
         start = int(rng.integers(0, max(1, len(m) - k)))
@@ -202,8 +204,10 @@ class Sources:
             seg = np.concatenate([seg, m[: k - len(seg)]])
         fade = min(k // 4, 400)  # 50 ms fades: MOH is switched, not cut mid-sample
         seg = seg.copy()
-        seg[:fade] *= np.linspace(0, 1, fade)
-        seg[-fade:] *= np.linspace(1, 0, fade)
+        if fade_in:
+            seg[:fade] *= np.linspace(0, 1, fade)
+        if fade_out:
+            seg[-fade:] *= np.linspace(1, 0, fade)
         return seg
 
     def greeting(self, rng: np.random.Generator) -> np.ndarray:
@@ -211,8 +215,9 @@ class Sources:
         return pool[int(rng.integers(len(pool)))]
 
 
-def _music(c: Call, src: Sources, dur_s: float, level_db: float) -> None:
-    m = src.music(c.rng, dur_s)
+def _music(c: Call, src: Sources, dur_s: float, level_db: float, fade_in: bool = True,
+           fade_out: bool = True) -> None:
+    m = src.music(c.rng, dur_s, fade_in=fade_in, fade_out=fade_out)
     m = m * db(level_db - rms_db(m))
     lab = np.where(activity(m), LABEL_CODE[Label.MUSIC], LABEL_CODE[Label.SILENCE])
     c.event("music_start", c.t() + _first(lab == LABEL_CODE[Label.MUSIC]))
@@ -239,6 +244,12 @@ def _speech(c: Call, x: np.ndarray, level_db: float, event: str | None, bed: np.
     c.clip(x, Label.SPEECH, level_db, bed)
 
 
+def _trim(x: np.ndarray) -> np.ndarray:
+    """The clip without its leading and trailing silence (so it can follow music directly)."""
+    idx = np.flatnonzero(activity(x))
+    return x[idx[0]: idx[-1] + 1] if len(idx) else x
+
+
 def _dead(c: Call, dur_s: float) -> None:
     c.event("dead_start")
     c.silence(dur_s, None if c.rng.random() < 0.5 else float(c.rng.uniform(-78, -66)))
@@ -253,7 +264,7 @@ def build_call(kind: str, seed: int, src: Sources) -> tuple[np.ndarray, np.ndarr
     speech_db = float(rng.uniform(-26, -16))
     music_db = float(rng.uniform(-28, -18))
     c.silence(float(rng.uniform(0.05, 0.5)))
-    if kind in ("gentle", "agent", "ivr"):
+    if kind in ("gentle", "agent", "direct", "ivr"):
         c.cadence(RINGBACK[country], int(rng.integers(1, 4)), tone_db, Label.RINGBACK)
     if kind == "gentle":  # answer, music, greeting, music, hang-up -> dead line
         _music(c, src, float(rng.uniform(15, 45)), music_db)
@@ -286,6 +297,17 @@ def build_call(kind: str, seed: int, src: Sources) -> tuple[np.ndarray, np.ndarr
                 first = False
             c.add(x, np.where(activity(src.agent[int(i)]), LABEL_CODE[Label.SPEECH], LABEL_CODE[Label.SILENCE]))
             c.silence(float(rng.uniform(0.6, 2.0)), noise_db)
+        _dead(c, float(rng.uniform(2, 6)))
+    elif kind == "direct":  # hold music cut straight into a greeting and back, no pause either side
+        _music(c, src, float(rng.uniform(8, 30)), music_db, fade_out=False)
+        c.event("music_to_speech")
+        _speech(c, _trim(src.greeting(rng)), speech_db, "greeting")
+        c.event("speech_to_music")
+        _music(c, src, float(rng.uniform(5, 15)), music_db, fade_in=False, fade_out=False)
+        c.event("music_to_speech")
+        _speech(c, _trim(src.greeting(rng)), speech_db, "greeting")
+        c.silence(float(rng.uniform(0.4, 1.0)))
+        _music(c, src, float(rng.uniform(5, 15)), music_db)
         _dead(c, float(rng.uniform(2, 6)))
     elif kind == "busy":
         b = BUSY[["cn", "us", "eu"][seed % 3]]
@@ -322,7 +344,7 @@ def build_call(kind: str, seed: int, src: Sources) -> tuple[np.ndarray, np.ndarr
     return x, lab, c.events
 
 
-KINDS = ("gentle", "agent", "busy", "sit", "ivr")
+KINDS = ("gentle", "agent", "direct", "busy", "sit", "ivr")
 CODECS = ("ulaw", "alaw", "pcm16k")
 
 
