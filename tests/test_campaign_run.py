@@ -7,6 +7,7 @@ Real calls on 127.0.0.1 (``harness run`` as a user runs it), short lab timings
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -122,6 +123,11 @@ def test_report_on_the_survey_fails_the_campaign_threshold(survey, tmp_path: Pat
     with open(out / "summary_by_hotline.csv") as f:
         summary = {r["hotline_id"]: r for r in csv.DictReader(f)}
     assert float(summary["gentle-zh"]["drop_rate"]) == 1.0
+    # the analysis each verdict used sits beside its recording; the report's strips are drawn from it
+    for row in read_evidence(evidence):
+        if row["recording"]:
+            side = evidence.parent / (row["recording"] + ".segments.json")
+            assert json.loads(side.read_text())["analyzer"] == row["analyzer"]
     assert float(summary["honest-queue"]["drop_rate"]) == 0.0
 
 

@@ -171,7 +171,11 @@ def judge(campaign: Campaign, record: CallRecord, rec_dir: Path) -> tuple[Classi
     if wav is not None and wav.exists():
         if wav_duration_s(wav) > 0:
             try:
-                segments = list(analyze_file(wav).segments)
+                analysis = analyze_file(wav)
+                segments = list(analysis.segments)
+                # beside the recording, as `harness analyze --format json` prints it (the report's strips)
+                side = wav.with_name(wav.name + ".segments.json")
+                side.write_text(json.dumps(analysis.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
             except BadInput as exc:
                 record.error = record.error or f"recording unreadable: {exc}"
     else:
