@@ -34,6 +34,7 @@ FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 FRAME_S = 0.020
 T1_S = 0.5
 MIN_PHASE_S = 0.025  # gaps shorter than a frame between two sources are not phases
+LEAD_SILENCE_DBFS = -45.0  # a media file is audible from its first frame above this level
 SPEECH_DBFS = -40.0  # caller energy above this counts as speaking (agent replies)
 
 
@@ -201,6 +202,16 @@ class LabCall:
         self.close_phase(start)
         self.phases.append({"kind": kind, "start": start, "end": None})
 
+    def lead_silence(self, lead_s: float) -> None:
+        """The current phase's file opens with ``lead_s`` of silence: the truth records it as silence,
+        and the phase from the first audible frame (ground truth is what the caller can hear)."""
+        if lead_s <= 0 or not self.phases:
+            return
+        cur = self.phases[-1]
+        self.phases.insert(len(self.phases) - 1, {"kind": "silence", "start": cur["start"],
+                                                  "end": cur["start"] + lead_s})
+        cur["start"] += lead_s
+
     def close_phase(self, end: float) -> None:
         if self.phases and self.phases[-1]["end"] is None:
             self.phases[-1]["end"] = max(end, self.phases[-1]["start"])
@@ -232,6 +243,7 @@ class LabServer(asyncio.DatagramProtocol):
         self.config = config
         self.media = media
         self._encoded: dict[tuple[str, int], np.ndarray] = {}
+        self._leads: dict[str, float] = {}
         self.bind = bind
         self.port = port
         self.max_calls = max_calls
@@ -516,6 +528,16 @@ class LabServer(asyncio.DatagramProtocol):
             return
         raise CallEnded
 
+    def _lead_s(self, name: str) -> float:
+        """Seconds of leading silence in a media file: before its first 20 ms frame above -45 dBFS."""
+        if name not in self._leads:
+            pcm = self.media[name].astype(np.float64) / 32768.0
+            n = len(pcm) // FRAME_SAMPLES
+            level = 10 * np.log10((pcm[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES) ** 2).mean(axis=1) + 1e-12)
+            loud = np.flatnonzero(level > LEAD_SILENCE_DBFS)
+            self._leads[name] = float(loud[0]) * FRAME_SAMPLES / 8000 if len(loud) else 0.0
+        return self._leads[name]
+
     def _codes(self, name: str, pt: int) -> np.ndarray:
         key = (name, pt)
         if key not in self._encoded:
@@ -541,6 +563,8 @@ class LabServer(asyncio.DatagramProtocol):
             ended.cancel()
         if new_phase and call.rtp is not None and call.rtp.started_wall is not None and call.phases:
             call.phases[-1]["start"] = call.rtp.started_wall
+            if kind in ("speech", "agent") and done in finished:
+                call.lead_silence(self._lead_s(name))
         if done in finished and not done.cancelled():
             if new_phase:
                 call.close_phase(done.result())
@@ -625,9 +649,13 @@ class LabServer(asyncio.DatagramProtocol):
             raise ValueError("an agent step needs an answered call")
         deadline = time.time() + max_s
         call.open_phase("agent", time.time())
-        await self._play(call, file, None, False, "agent", new_phase=False)
-        if call.rtp.started_wall is not None:
-            call.phases[-1]["start"] = call.rtp.started_wall
+        try:
+            await self._play(call, file, None, False, "agent", new_phase=False)
+        finally:  # also when the caller hangs up during the agent's first words
+            if call.rtp is not None and call.rtp.started_wall is not None:
+                call.phases[-1]["start"] = call.rtp.started_wall
+                if time.time() > call.rtp.started_wall + self._lead_s(file):
+                    call.lead_silence(self._lead_s(file))
         while time.time() < deadline:
             try:
                 event = await asyncio.wait_for(call.rtp.speech_events.get(),
