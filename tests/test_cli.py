@@ -82,3 +82,24 @@ def test_credentials_file_must_be_private(tmp_path: Path) -> None:
     proc = harness("call", "sip:1@127.0.0.1:9", "--out", str(tmp_path / "o"), "--registrar",
                    "sip:127.0.0.1:9", "--username", "u", "--password-env", missing.password_env)
     assert proc.returncode == 2 and "HARNESS_TEST_UNSET_PW" in one_error_line(proc)
+
+
+def test_call_to_a_dead_target_is_an_infrastructure_failure(tmp_path: Path) -> None:
+    import json
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a UDP port that swallows everything
+    sock.bind(("127.0.0.1", 0))
+    try:
+        port = sock.getsockname()[1]
+        proc = harness("call", f"sip:1001@127.0.0.1:{port}", "--out", str(tmp_path), "--ring-timeout-s", "2",
+                       "--max-call-s", "5")
+    finally:
+        sock.close()
+    assert proc.returncode == 3
+    assert "no response from" in one_error_line(proc)
+    (events,) = tmp_path.glob("*.events.json")
+    rec = json.loads(events.read_text())
+    assert rec["error"].startswith("no response") and rec["final_status"] is None
+    types = [e["type"] for e in rec["events"]]
+    assert types[0] == "invite_sent" and "invite_resent" in types and "provisional" not in types

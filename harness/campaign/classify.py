@@ -271,7 +271,7 @@ def _signalling_outcome(record: CallRecord, early: list[_Span]) -> tuple[Outcome
     """The outcome of a call that was never answered (None, "" for an answered call)."""
     status = record.final_status
     if record.error:
-        return Outcome.ERROR, f"call not placed: {record.error}"
+        return Outcome.ERROR, f"call failed: {record.error}"
     if record.answered_s is not None:
         return None, ""
     if status is None:

@@ -544,7 +544,8 @@ def build_record(spec: CallSpec, call_id: str | None, msgs: list[_SipMsg], act: 
         key = (m.direction, m.method, m.code)
         if m.kind == "Request":
             if m.method == "INVITE" and m.direction == "TX":
-                evs.append((m.mono_s, "invite_sent", None, None, None))
+                sent = "invite_sent" if not any(e[1] == "invite_sent" for e in evs) else "invite_resent"
+                evs.append((m.mono_s, sent, None, None, None))
             elif m.method in ("CANCEL", "BYE") and key not in seen:
                 by = "local" if m.direction == "TX" else "remote"
                 evs.append((m.mono_s, f"{m.method.lower()}_{'sent' if by == 'local' else 'received'}",
@@ -594,6 +595,12 @@ def build_record(spec: CallSpec, call_id: str | None, msgs: list[_SipMsg], act: 
     final_reason = act.last_reason
     if answered_mono is not None:
         final_status, final_reason = 200, "OK"
+    heard = any(m.direction == "RX" and m.kind == "Response" for m in msgs)
+    if not heard and act.disconnected_mono is not None and call_id and error is None:
+        # nothing ever came back: the status pjsua reports (e.g. 487 after our hang-up) is its own
+        n = sum(1 for e in evs if e[1] in ("invite_sent", "invite_resent"))
+        error = f"no response from {spec.target} ({n} INVITE{'s' if n != 1 else ''} sent)"
+        final_status, final_reason = None, "no response"
     rec = CallRecord(
         call_uid=spec.call_uid, sip_call_id=call_id, target=spec.target,
         invite_at=utc(t0), invite_monotonic_s=round(t0, 6), events=events,

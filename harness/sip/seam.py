@@ -54,7 +54,8 @@ class CallEvent(BaseModel):
     """One signalling event; ``t_s`` is seconds since the INVITE was sent."""
 
     t_s: float
-    type: str  # invite_sent, provisional, answered, media_start, dtmf_sent, cancel_sent, bye_sent,
+    type: str  # invite_sent, invite_resent (retransmission or with credentials), provisional, answered,
+    #            media_start, dtmf_sent, cancel_sent, bye_sent,
     #            bye_received, final, disconnected, recorder_closed
     code: int | None = None
     reason: str | None = None
