@@ -10,7 +10,7 @@ import pytest
 from harness.campaign.classify import Outcome
 from harness.campaign.config import Campaign
 from harness.campaign.runner import Attempt, Limiter, initial_attempts, next_attempt, run_campaign
-from harness.errors import BadInput
+from harness.errors import BadInput, InfraError
 from harness.evidence import read_evidence, verify_evidence
 from harness.sip.seam import CallEvent, CallRecord, CallSpec, DisconnectBy
 
@@ -77,6 +77,10 @@ class FakeDialer:
             return CallRecord(call_uid=spec.call_uid, target=spec.target, sip_call_id=spec.call_uid + "@x",
                               invite_at="2026-11-23T00:00:00.000Z", events=ev, answered_s=0.5, ended_s=2.0,
                               final_status=200, final_reason="OK", disconnect_by=DisconnectBy.REMOTE)
+        if number == "9":  # nothing answers: our side (network, trunk) is broken
+            return CallRecord(call_uid=spec.call_uid, target=spec.target, sip_call_id=spec.call_uid + "@x",
+                              invite_at="2026-11-23T00:00:00.000Z", events=ev, ended_s=5.0,
+                              error=f"no response from {spec.target} (4 INVITEs sent)")
         code = 486 if number == "2" else 404
         return CallRecord(call_uid=spec.call_uid, target=spec.target, sip_call_id=spec.call_uid + "@x",
                           invite_at="2026-11-23T00:00:00.000Z", events=ev, ended_s=0.1, final_status=code,
@@ -141,3 +145,29 @@ def test_interrupt_then_resume_completes_without_duplicates(tmp_path: Path) -> N
     assert sorted(done) == [("busy", "1"), ("drop", "1"), ("drop", "2"), ("drop", "3"), ("ok", "1")]
     assert all(r["outcome"] == "error" for r in rows if r["note"].startswith("cut off"))
     assert verify_evidence(resumed.evidence, check_recordings=False).ok
+
+
+def test_run_stops_when_every_call_fails(tmp_path: Path) -> None:
+    hotlines = [{"id": f"h{i}", "name": f"H{i}", "target": "9"} for i in range(8)]
+    c = campaign(hotlines=hotlines)
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    dialer = FakeDialer()
+    with pytest.raises(InfraError, match="first 5 calls all failed.*no response.*--resume"):
+        run_campaign(c, camp_file, lambda: dialer, reports_root=tmp_path / "r", recordings_root=tmp_path / "rec",
+                     progress=lambda _: None)
+    rows = read_evidence(tmp_path / "r" / "fake" / "evidence.csv")
+    assert len(dialer.placed) < 8 and len(rows) == len(dialer.placed)  # stopped early, nothing lost
+    assert all(r["outcome"] == "error" for r in rows)
+    assert verify_evidence(tmp_path / "r" / "fake" / "evidence.csv", check_recordings=False).ok
+
+
+def test_failures_after_a_success_do_not_stop_the_run(tmp_path: Path) -> None:
+    hotlines = [{"id": "ok", "name": "Rejects", "target": "3"}] + \
+        [{"id": f"h{i}", "name": f"H{i}", "target": "9"} for i in range(6)]
+    c = campaign(hotlines=hotlines, concurrency=1)
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    result = run_campaign(c, camp_file, lambda: FakeDialer(concurrency=1), reports_root=tmp_path / "r",
+                          recordings_root=tmp_path / "rec", progress=lambda _: None)
+    assert result.rows == 7 and result.outcomes["error"] == 6

@@ -33,12 +33,21 @@ from harness.analysis import analyze_file, analyzer_id
 from harness.campaign.classify import Classification, Outcome, classify
 from harness.campaign.config import Campaign
 from harness.clock import now_utc, utc_iso
-from harness.errors import BadInput, HarnessError
+from harness.errors import BadInput, HarnessError, InfraError
 from harness.evidence import EvidenceWriter, read_evidence, sha256_file, write_manifest
 from harness.recording import repair_wav_header, wav_duration_s
 from harness.sip.seam import CallRecord, CallSpec
 
 CUT_OFF = "cut off mid-call: the run stopped before this call ended"
+FAILURES_BEFORE_STOP = 5  # calls failing in a row, none through yet: stop rather than hammer on
+
+
+class _Abort(Exception):
+    """Every call so far failed (no response, transport, auth): stop the run."""
+
+    def __init__(self, failures: list[str]) -> None:
+        super().__init__(failures[0])
+        self.failures = failures
 
 
 @dataclass(frozen=True)
@@ -287,6 +296,9 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
     outcomes: Counter[str] = Counter()
     cut_off = placed = 0
     interrupted = False
+    abort: str | None = None  # why the run stopped itself (every call failing: our side is broken)
+    failures: list[str] = []
+    any_ok = False
     t0 = time.monotonic()
     try:
         # -- resume: what is done, what was cut off, what comes next ------------------------------
@@ -362,6 +374,12 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                         writer.append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer,
                                                    note=None))
                         outcomes[verdict.outcome.value] += 1
+                        if verdict.outcome is Outcome.ERROR and not any_ok:
+                            failures.append(verdict.reason)
+                            if len(failures) >= max(FAILURES_BEFORE_STOP, campaign.concurrency):
+                                raise _Abort(failures)
+                        else:
+                            any_ok = True
                         nxt = next_attempt(campaign, att, verdict.outcome, time.monotonic())
                         if nxt is not None:
                             pending.append(nxt)
@@ -370,10 +388,14 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                             gate_until = time.monotonic() + campaign.round_interval_s
                         progress(_progress_line(writer.count, planned, att, verdict, outcomes,
                                                 time.monotonic() - t0))
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, _Abort) as exc:
                 interrupted = True
+                if isinstance(exc, _Abort):
+                    abort = (f"stopped: the first {len(exc.failures)} calls all failed and none got through "
+                             f"({exc.failures[0]}); the evidence is kept; fix the cause and run again with "
+                             "--resume")
                 progress("interrupted: hanging up; the calls in progress are recorded as cut off "
-                         "(continue with --resume)")
+                         "(continue with --resume)" if abort is None else abort)
                 dialer.close()
                 for record in dialer.collect(0):
                     att = inflight.pop(record.call_uid, None)
@@ -394,6 +416,8 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                                   "interrupted": interrupted}, evidence=evidence)
         except (OSError, HarnessError) as exc:
             progress(f"warning: manifest not written: {exc}")
+    if abort is not None:
+        raise InfraError(abort)
     return RunResult(evidence, rec_dir, manifest, rows=len(read_evidence(evidence)), placed=placed,
                      outcomes=outcomes, cut_off=cut_off, interrupted=interrupted)
 
