@@ -47,9 +47,10 @@ def main() -> None:
         print(f"{'timing':<14}{'n':>4}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}")
         for what, s in summary(checks).items():
             print(f"{what:<14}{s['n']:>4}{s['median_ms']:>11.0f}{s['p95_ms']:>9.0f}{s['max_ms']:>9.0f}")
-        worst = sorted(((abs(e), c.hotline_id, what) for c in checks for what, e in c.errors_s.items()),
-                       reverse=True)[:5]
-        print("largest errors: " + "; ".join(f"{h} {w} {e * 1000:.0f} ms" for e, h, w in worst))
+        for what in summary(checks):
+            worst = sorted(((abs(c.errors_s[what]), c.hotline_id) for c in checks if what in c.errors_s),
+                           reverse=True)[:3]
+            print(f"largest {what} errors: " + "; ".join(f"{h} {e * 1000:.0f} ms" for e, h in worst))
 
 
 if __name__ == "__main__":
