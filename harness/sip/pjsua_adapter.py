@@ -225,7 +225,7 @@ class SipEngine:
     # -- life cycle -------------------------------------------------------------------------
     def start(self, register_timeout_s: float = 10.0) -> None:
         """Create the Endpoint, the UDP transport and the account; register if configured."""
-        password = resolve_password(self.account)
+        credential = resolve_password(self.account)
         if self.account.registrar and not self.account.username:
             raise BadInput("a registrar needs a username (--username)")
         try:
@@ -259,7 +259,7 @@ class SipEngine:
             _prefer_g711(ep)
             self._ep = ep
             self._acc = _Account()
-            self._acc.create(self._account_config(password))
+            self._acc.create(self._account_config(credential))
         except pj.Error as exc:
             raise InfraError(f"SIP stack failed to start: {exc.info()}") from exc
         if self.account.registrar:
@@ -272,7 +272,7 @@ class SipEngine:
                 raise
             self._registered = True
 
-    def _account_config(self, password: str | None) -> pj.AccountConfig:
+    def _account_config(self, credential: str | None) -> pj.AccountConfig:
         acc = self.account
         acfg = pj.AccountConfig()
         host = "127.0.0.1" if self.bind_address == "0.0.0.0" else self.bind_address
@@ -288,8 +288,8 @@ class SipEngine:
         proxy = acc.proxy or acc.registrar
         if proxy:
             acfg.sipConfig.proxies.append(proxy + (";lr" if ";lr" not in proxy else ""))
-        if acc.username and password is not None:
-            acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", acc.username, 0, password))
+        if acc.username and credential is not None:
+            acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", acc.username, 0, credential))
         acfg.mediaConfig.transportConfig.port = 0
         if self.bind_address != "0.0.0.0":
             acfg.mediaConfig.transportConfig.boundAddress = self.bind_address
