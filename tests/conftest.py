@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.lab.runner import LabProcess
+from harness.lab.truth import read_truth
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_HOTLINES = ROOT / "tests" / "data" / "lab_test_hotlines.yaml"
@@ -30,18 +30,13 @@ class Lab:
     def uri(self, number: str) -> str:
         return f"sip:{number}@{self.host}:{self.port}"
 
-    def truth(self) -> list[dict]:
-        if not self.truth_file.exists():
-            return []
-        return [json.loads(line) for line in self.truth_file.read_text().splitlines() if line.strip()]
-
     def truth_for(self, sip_call_id: str, timeout_s: float = 3.0) -> dict:
         """The truth line of one call (the lab writes it when the call ends)."""
         deadline = time.monotonic() + timeout_s
         while True:
-            for row in self.truth():
-                if row.get("sip_call_id") == sip_call_id:
-                    return row
+            row = read_truth(self.truth_file).get(sip_call_id) if self.truth_file.exists() else None
+            if row is not None:
+                return row
             if time.monotonic() > deadline:
                 raise AssertionError(f"no lab truth for Call-ID {sip_call_id}")
             time.sleep(0.05)
