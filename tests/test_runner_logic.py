@@ -138,6 +138,10 @@ def test_interrupt_then_resume_completes_without_duplicates(tmp_path: Path) -> N
     kw = {"reports_root": tmp_path / "r", "recordings_root": tmp_path / "rec", "progress": lambda _: None}
     first = run_campaign(c, camp_file, lambda: FakeDialer(stop_after=4), **kw)
     assert first.interrupted and first.cut_off >= 1
+    camp_file.write_text("campaign: fake  # edited\n")
+    with pytest.raises(BadInput, match="changed since this run started"):
+        run_campaign(c, camp_file, FakeDialer, resume=True, **kw)
+    camp_file.write_text("campaign: fake\n")
     resumed = run_campaign(c, camp_file, FakeDialer, resume=True, **kw)
     rows = read_evidence(resumed.evidence)
     assert len({r["call_uid"] for r in rows}) == len(rows)

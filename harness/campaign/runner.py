@@ -287,9 +287,14 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
     started_at = now_utc()
     if resume and manifest.exists():
         try:
-            started_at = json.loads(manifest.read_text()).get("started_at") or started_at
+            before = json.loads(manifest.read_text())
         except ValueError:
-            pass
+            before = {}
+        started_at = before.get("started_at") or started_at
+        was = before.get("campaign_file_sha256")
+        if was and campaign_file.exists() and sha256_file(campaign_file) != was:
+            raise BadInput(f"{campaign_file} changed since this run started (its sha256 differs from "
+                           f"{manifest}): resume with the same campaign file, or start a new campaign")
 
     writer = EvidenceWriter(evidence)
     journal = Journal(journal_path)
