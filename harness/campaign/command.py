@@ -42,6 +42,9 @@ def run_command(campaign_file: Path, *, resume: bool, host: str | None, reports_
           f"recordings {result.recordings}/, manifest {result.manifest}")
     if result.interrupted:
         print(f"interrupted: continue with  harness run {campaign_file} --resume", file=sys.stderr)
+    else:
+        print(f"next: harness report {result.evidence} --campaign {campaign_file} "
+              f"--out {result.evidence.parent / 'report'}")
     return result
 
 
