@@ -27,6 +27,7 @@ from harness.analysis import (
 )
 from harness.analysis.evaluate import boundary_errors, confusion, frame_codes, shift
 from harness.analysis.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from harness.analysis.synth import staccato
 from harness.cli import main
 
 ONSET_TOL_S = 0.05
@@ -50,7 +51,7 @@ def assert_tiling(segments: list[Segment], duration_s: float) -> None:
 
 def test_analyzer_id_names_version_and_param_hash() -> None:
     a = analyzer_id(DEFAULT)
-    assert a.startswith("harness-phases/1.1+") and len(a.split("+")[1]) == 8
+    assert a.startswith("harness-phases/1.2+") and len(a.split("+")[1]) == 8
     assert analyzer_id(AnalysisParams()) == a
     assert analyzer_id(AnalysisParams(min_music_s=2.0)) != a
 
@@ -121,6 +122,19 @@ def test_music_speech_dead_line_real_snippets() -> None:
     assert last.label == Label.SILENCE and last.end_s - last.start_s >= 6.0
     music_end = spans(segs, Label.MUSIC)[-1][1]
     assert music_end == pytest.approx(12.0, abs=0.1)
+
+
+def test_staccato_music_is_music_and_the_greeting_after_it_speech() -> None:
+    """Plucked notes separated by silent gaps have more energy dynamics than speech; their
+    steady partials make them music (synthetic: harness.analysis.synth.staccato)."""
+    notes = staccato(np.random.default_rng(3), 10.0)
+    notes = notes * 10 ** ((-22.0 - 10 * np.log10(np.mean(notes**2))) / 20)
+    speech = real(PROMPT, 0.0, 4.0, -20.0)
+    x = np.concatenate([notes.astype(np.float32), zeros(0.8), speech, zeros(1.0)])
+    segs = analyze_samples(pcm16(x), SR)
+    assert covered(segs, Label.SPEECH, 0.0, 10.0) < 0.05
+    assert covered(segs, Label.MUSIC, 0.0, 10.0) > 0.9
+    assert covered(segs, Label.SPEECH, 10.8, 10.8 + 3.0) > 0.9
 
 
 def test_announcement_over_music_is_speech() -> None:

@@ -60,6 +60,7 @@ class FrameEvidence:
     f_hi: np.ndarray  # Hz per spectrum: upper peak, NaN for a single tone
     persist: np.ndarray  # per spectrum: 1.0 when the top peak stays on the same bin (+-1) as before
     flux: np.ndarray  # per spectrum: mean |change| of the band log-spectrum (dB)
+    partials: np.ndarray  # per spectrum: share of its strong peaks also peaks (+-1 bin) 40 ms before
     bands: np.ndarray  # per spectrum x N_BANDS: log energy (dB) of equal slices of the band
 
 
@@ -90,10 +91,12 @@ def frame_evidence(x: np.ndarray, params: AnalysisParams) -> FrameEvidence:
     f_hi = np.full(nspec, np.nan, np.float32)
     persist = np.zeros(nspec, np.float32)
     flux = np.zeros(nspec, np.float32)
+    partials = np.zeros(nspec, np.float32)
     bands = np.zeros((nspec, N_BANDS), np.float32)
     band_edges = np.linspace(0, k_hi - k_lo + 1, N_BANDS + 1).round().astype(int)[:-1]
     prev_k: np.ndarray | None = None
     prev_logp: np.ndarray | None = None
+    prev_strong: np.ndarray | None = None
     chunk = 2048
     view = np.lib.stride_tricks.sliding_window_view(xp, nfft)[centre0::step]
     for a in range(0, nspec, chunk):
@@ -110,6 +113,15 @@ def frame_evidence(x: np.ndarray, params: AnalysisParams) -> FrameEvidence:
         for d in (-1, 0, 1):
             p2[rows, np.clip(k1 + d, 0, p.shape[1] - 1)] = 0.0
         k2 = p2.argmax(axis=1)
+        # strong peaks (local maxima within partial_range_db of the top one): a held note keeps
+        # its fundamental and partials from one spectrum to the next, speech glides and its
+        # formants move (DESIGN.md, "Audio facts": spectral-peak persistence)
+        strong = lm & (p >= p[rows, k1][:, None] * 10 ** (-params.partial_range_db / 10))
+        near_prev = strong.copy()
+        near_prev[:, 1:] |= strong[:, :-1]
+        near_prev[:, :-1] |= strong[:, 1:]
+        prev = np.concatenate([np.zeros_like(near_prev[:1]) if prev_strong is None else prev_strong, near_prev[:-1]])
+        partials[a:b] = (strong & prev).sum(axis=1) / np.maximum(strong.sum(axis=1), 1)
         width = p.shape[1]
         cols = np.arange(width)
         near = (np.abs(cols[None, :] - k1[:, None]) <= 2) | (np.abs(cols[None, :] - k2[:, None]) <= 2)
@@ -132,8 +144,8 @@ def frame_evidence(x: np.ndarray, params: AnalysisParams) -> FrameEvidence:
         flux[a:b] = np.abs(np.diff(lp, axis=0)).mean(axis=1)
         # reduceat, not a matrix product: BLAS threads would cost more CPU than they save
         bands[a:b] = 10 * np.log10(np.add.reduceat(p, band_edges, axis=1) + 1e-9)
-        prev_k, prev_logp = k1[-1:], logp[-1:]
-    return FrameEvidence(n, energy_db, dead, tonal, f_lo, f_hi, persist, flux, bands)
+        prev_k, prev_logp, prev_strong = k1[-1:], logp[-1:], near_prev[-1:]
+    return FrameEvidence(n, energy_db, dead, tonal, f_lo, f_hi, persist, flux, partials, bands)
 
 
 def _interp(p: np.ndarray, k: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 ANALYZER_NAME = "harness-phases"
-ANALYZER_VERSION = "1.1"
+ANALYZER_VERSION = "1.2"
 
 
 class Label(str, Enum):
@@ -53,6 +53,7 @@ class AnalysisParams:
     fft_hop_frames: int = 2  # one spectrum every 2 frames (40 ms): the spectra are the cost
     band_low_hz: float = 300.0
     band_high_hz: float = 3400.0
+    partial_range_db: float = 15.0  # spectral peaks this close to the strongest are partials
     # silence / activity (hysteresis on frame energy, relative to the file's noise floor)
     digital_silence_abs: float = 2.0 / 32768  # |sample| at or below this is a dead line
     active_on_db: float = -48.0  # frame energy above this starts activity
@@ -66,8 +67,18 @@ class AnalysisParams:
     # music vs speech (window features, logistic score)
     window_s: float = 1.0
     # logistic weights: bias, std of frame dB, spectral-peak persistence, spectral flux (dB),
-    # mean |frame-to-frame dB change|; fitted on the labelled set (docs/ANALYSIS.md)
-    score_weights: tuple[float, ...] = (-5.74, 0.089, -10.41, 0.942, 1.0)
+    # mean |frame-to-frame dB change|, partial persistence; fitted on the labelled set
+    # (harness/analysis/fit.py, docs/ANALYSIS.md)
+    score_weights: tuple[float, ...] = (-10.2, 0.928, -4.43, 1.37, 0.387, -7.0)
+    # caps on the energy-dynamics inputs (window std of frame dB, spectral flux, |dB change|):
+    # beyond speech's typical values more dynamics is no more speech-like (staccato notes
+    # separated by silent gaps have more than any speech)
+    score_std_cap_db: float = 6.0
+    score_flux_cap_db: float = 9.0
+    score_step_cap_db: float = 3.5
+    # per-frame evidence for boundary placement: bias, |frame dB - local mean| x 1.25,
+    # persistence, flux, |dB change| (the 1.1 window model, uncapped: it splits into frames)
+    boundary_weights: tuple[float, ...] = (-5.74, 0.089, -10.41, 0.942, 1.0)
     score_smooth_s: float = 0.5
     speech_on: float = 0.6  # hysteresis on the speech probability
     speech_off: float = 0.4
@@ -97,6 +108,7 @@ class AnalysisParams:
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
         d["score_weights"] = list(self.score_weights)
+        d["boundary_weights"] = list(self.boundary_weights)
         return d
 
 

@@ -55,28 +55,54 @@ def region_mean(x: np.ndarray, half: int, rstart: np.ndarray, rend: np.ndarray) 
     return ((cs[hi] - cs[lo]) / (hi - lo)).astype(np.float32)
 
 
+def _steady_sounding(sounding: np.ndarray, hop: int) -> np.ndarray:
+    """Per frame, 1.0 where the frame's spectrum and the previous spectrum cover only sounding
+    frames (spectrum j stands for frames [j*hop, (j+1)*hop))."""
+    n = len(sounding)
+    m = -(-n // hop)
+    pad = np.concatenate([sounding, np.zeros(m * hop - n, bool)]).reshape(m, hop).all(axis=1)
+    both = pad & np.concatenate([[False], pad[:-1]])
+    return np.repeat(both, hop)[:n].astype(np.float64)
+
+
 class WindowScore:
     """Logit of the music-vs-speech model for any window [lo, hi) of frames, from cumulative
     sums of its per-frame inputs (frame dB, its square, spectral-peak persistence, spectral
     flux, |frame-to-frame dB change|): O(1) per window, whatever its length or clipping."""
 
-    def __init__(self, ev: FrameEvidence, params: AnalysisParams) -> None:
+    def __init__(self, ev: FrameEvidence, params: AnalysisParams, sounding: np.ndarray | None = None) -> None:
         n = ev.n
         edb = np.maximum(ev.energy_db, -80.0).astype(np.float64)
         hop = params.fft_hop_frames
-        cols = (edb, edb * edb, np.repeat(ev.persist, hop)[:n], np.repeat(ev.flux, hop)[:n],
-                np.abs(np.diff(edb, prepend=edb[:1])))
+        snd = np.ones(n) if sounding is None else _steady_sounding(sounding, hop)
+        # the spectral inputs (persistence, flux, partials) count only where this spectrum and
+        # the one before it both sound: the gaps between staccato notes and each note's onset
+        # after a gap would otherwise hide the steadiness of the notes themselves
+        cols = (edb, edb * edb, np.repeat(ev.persist, hop)[:n] * snd, np.repeat(ev.flux, hop)[:n] * snd,
+                np.abs(np.diff(edb, prepend=edb[:1])), np.repeat(ev.partials, hop)[:n] * snd, snd)
         self.cs = np.zeros((len(cols), n + 1))
         for j, c in enumerate(cols):
             np.cumsum(c, out=self.cs[j, 1:])
         self.w = params.score_weights
+        self.caps = (params.score_std_cap_db, params.score_flux_cap_db, params.score_step_cap_db)
+
+    def features(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Model inputs of each window [lo, hi) (hi > lo), one row per window: 1, std of frame
+        dB, then the window means of the other per-frame inputs (order of ``score_weights``)."""
+        m = (self.cs[:, hi] - self.cs[:, lo]) / (hi - lo)
+        std = np.sqrt(np.maximum(m[1] - m[0] * m[0], 0.0))
+        steady = m[6] > 0
+        cnt = np.maximum(m[6], 1e-9)
+        persist = np.where(steady, m[2] / cnt, 0.5)
+        flux = np.where(steady, m[3] / cnt, 8.0)
+        partials = np.where(steady, m[5] / cnt, 0.6)
+        caps = self.caps
+        return np.vstack([np.ones_like(std), np.minimum(std, caps[0]), persist, np.minimum(flux, caps[1]),
+                          np.minimum(m[4], caps[2]), partials])
 
     def logit(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Logit (speech > 0) of each window [lo, hi); hi > lo."""
-        m = (self.cs[:, hi] - self.cs[:, lo]) / (hi - lo)
-        std = np.sqrt(np.maximum(m[1] - m[0] * m[0], 0.0))
-        w = self.w
-        return w[0] + w[1] * std + w[2] * m[2] + w[3] * m[3] + w[4] * m[4]
+        return np.asarray(self.w) @ self.features(lo, hi)
 
 
 def region_bounds(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,15 +115,20 @@ def region_bounds(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s[rid], e[rid]
 
 
+def window_bounds(active: np.ndarray, params: AnalysisParams) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the centred ``window_s`` window [lo, hi) clipped to the frame's active region."""
+    rstart, rend = region_bounds(active)
+    half = round(params.window_s / params.frame_s / 2)
+    i = np.arange(len(active))
+    lo = np.maximum(i - half, rstart)
+    return lo, np.maximum(np.minimum(i + half + 1, rend), lo + 1)
+
+
 def speech_probability(ws: WindowScore, active: np.ndarray, params: AnalysisParams) -> np.ndarray:
     """Per-frame probability that active audio is speech rather than music (logistic score
     over centred window features computed inside each active region only)."""
-    n = len(active)
+    lo, hi = window_bounds(active, params)
     rstart, rend = region_bounds(active)
-    half = round(params.window_s / params.frame_s / 2)
-    i = np.arange(n)
-    lo = np.maximum(i - half, rstart)
-    hi = np.maximum(np.minimum(i + half + 1, rend), lo + 1)
     z = ws.logit(lo, hi)
     p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
     sh = round(params.score_smooth_s / params.frame_s / 2)
@@ -119,12 +150,11 @@ def local_floor(energy_db: np.ndarray, params: AnalysisParams) -> np.ndarray:
     return np.minimum(np.repeat(win, blk)[:n], params.floor_cap_db).astype(np.float32)
 
 
-def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndarray:
-    """Label codes (index into ``Label``) for each 20 ms frame of the evidence."""
+def activity(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels with the tones set and silence elsewhere, ``sounding``: frames above the activity
+    threshold, ``active``: sounding with short pauses bridged and blips dropped), tones excluded."""
     n = ev.n
     labels = np.full(n, CODE[Label.SILENCE], np.int8)
-    if n == 0:
-        return labels
     tone = np.zeros(n, bool)
     for b in name_bursts(find_bursts(ev, params), ev.energy_db, params):
         labels[b.start:b.end] = CODE[b.label]  # type: ignore[index]
@@ -144,8 +174,17 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
     for a, b in zip(s, e):  # drop short isolated blips (incl. at the file edges)
         if b - a < round(params.min_active_s / fr):
             active[a:b] = False
+    return labels, sounding, active
 
-    ws = WindowScore(ev, params)
+
+def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndarray:
+    """Label codes (index into ``Label``) for each 20 ms frame of the evidence."""
+    n = ev.n
+    if n == 0:
+        return np.full(n, CODE[Label.SILENCE], np.int8)
+    labels, sounding, active = activity(ev, params)
+    fr = params.frame_s
+    ws = WindowScore(ev, params, sounding)
     p = speech_probability(ws, active, params)
     s, e = runs(active)
     init = np.full(n, -1, np.int8)
@@ -186,8 +225,9 @@ def _min_runs(r: np.ndarray, min_sp: int, min_mu: int) -> np.ndarray:
 
 
 def frame_score(ws: WindowScore, ev: FrameEvidence, sounding: np.ndarray, params: AnalysisParams) -> np.ndarray:
-    """Per-frame speech evidence: the window model's logit split into per-frame terms, whose
-    mean over a window is close to the window's logit. The std of frame dB becomes the frame's
+    """Per-frame speech evidence: a linear window model (``boundary_weights``: the 1.1 model,
+    without the caps and the partials of ``score_weights``, which do not split into per-frame
+    terms) split into per-frame terms, whose mean over a window is close to its logit. The std of frame dB becomes the frame's
     |dB - mean dB of the sounding frames within +-window_s/2| (x 1.25: E|x - m| = 0.8 sigma for
     a normal x); only sounding frames (``sounding``: activity before pauses are bridged) make
     that mean, so a pause right after music does not make the music's last frames speech-like."""
@@ -201,7 +241,7 @@ def frame_score(ws: WindowScore, ev: FrameEvidence, sounding: np.ndarray, params
     cnt = cs_n[hi] - cs_n[lo]
     mean = np.where(cnt > 0, (cs_e[hi] - cs_e[lo]) / np.maximum(cnt, 1), (ws.cs[0, hi] - ws.cs[0, lo]) / (hi - lo))
     hop = params.fft_hop_frames
-    w = params.score_weights
+    w = params.boundary_weights
     return (w[0] + w[1] * 1.25 * np.abs(edb - mean) + w[2] * np.repeat(ev.persist, hop)[:n]
             + w[3] * np.repeat(ev.flux, hop)[:n] + w[4] * np.abs(np.diff(edb, prepend=edb[:1])))
 

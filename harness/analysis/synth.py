@@ -225,6 +225,48 @@ def _music(c: Call, src: Sources, dur_s: float, level_db: float, fade_in: bool =
     c.add(m, lab)
 
 
+def staccato(rng: np.random.Generator, dur_s: float) -> np.ndarray:
+    """Synthetic staccato music: plucked notes (harmonic partials decaying exponentially) on a
+    metrical grid with rests, so that silent gaps of 50-400 ms separate the notes (the hard case
+    for energy-dynamics features: hold music that opens this way was called speech)."""
+    k = int(dur_s * SR)
+    x = np.zeros(k + SR)
+    beat_s = 60.0 / float(rng.uniform(80, 160))
+    step_s = beat_s / float(rng.choice([1, 2]))
+    root = float(rng.uniform(180, 400))
+    scale = np.array([0, 2, 4, 7, 9, 12, 14, 16]) if rng.random() < 0.5 else np.array([0, 3, 5, 7, 10, 12, 15, 17])
+    pattern = rng.random(int(rng.integers(4, 9))) < 0.75  # onsets of a repeated bar (True = note)
+    pattern[0] = True
+    n_harm = int(rng.integers(3, 9))
+    t_s, i = 0.0, 0
+    while t_s < dur_s:
+        if pattern[i % len(pattern)]:
+            notes = [root * 2 ** (float(rng.choice(scale)) / 12)]
+            if rng.random() < 0.3:  # a dyad now and then
+                notes.append(notes[0] * 2 ** (float(rng.choice([3, 4, 7])) / 12))
+            length = int(float(rng.uniform(0.35, 0.8)) * step_s * SR)
+            t = np.arange(length) / SR
+            tau = float(rng.uniform(0.04, 0.15))
+            note = sum(np.sin(2 * np.pi * f * h * t) / h ** float(rng.uniform(0.7, 1.5))
+                       for f in notes for h in range(1, n_harm + 1) if f * h < 3600)
+            env = np.exp(-t / tau) * np.minimum(1.0, t / 0.004)
+            env[-40:] *= np.linspace(1, 0, min(40, length))
+            a = int(t_s * SR)
+            x[a: a + length] += np.asarray(note) * env
+        t_s += step_s * float(rng.uniform(0.98, 1.02))
+        i += 1
+    return x[:k].astype(np.float32)
+
+
+def _staccato(c: Call, dur_s: float, level_db: float) -> None:
+    m = staccato(c.rng, dur_s)
+    m = m * db(level_db - rms_db(m[activity(m)]))
+    lab = np.where(activity(m), LABEL_CODE[Label.MUSIC], LABEL_CODE[Label.SILENCE])
+    c.event("music_start", c.t() + _first(lab == LABEL_CODE[Label.MUSIC]))
+    c.event("music_end", c.t() + _last(lab == LABEL_CODE[Label.MUSIC]))
+    c.add(m, lab)
+
+
 def _first(mask: np.ndarray) -> float:
     idx = np.flatnonzero(mask)
     return float(idx[0]) / SR if len(idx) else 0.0
@@ -309,6 +351,14 @@ def build_call(kind: str, seed: int, src: Sources) -> tuple[np.ndarray, np.ndarr
         c.silence(float(rng.uniform(0.4, 1.0)))
         _music(c, src, float(rng.uniform(5, 15)), music_db)
         _dead(c, float(rng.uniform(2, 6)))
+    elif kind == "staccato":  # answer, staccato music, greeting, staccato music, dead line
+        _staccato(c, float(rng.uniform(8, 25)), music_db)
+        if rng.random() < 0.5:
+            c.silence(float(rng.uniform(0.4, 1.5)))
+        _speech(c, src.greeting(rng), speech_db, "greeting")
+        c.silence(float(rng.uniform(0.4, 1.0)))
+        _staccato(c, float(rng.uniform(5, 15)), music_db)
+        _dead(c, float(rng.uniform(2, 6)))
     elif kind == "busy":
         b = BUSY[["cn", "us", "eu"][seed % 3]]
         c.cadence(b, int(rng.integers(4, 10)), tone_db, Label.BUSY_TONE)
@@ -344,7 +394,7 @@ def build_call(kind: str, seed: int, src: Sources) -> tuple[np.ndarray, np.ndarr
     return x, lab, c.events
 
 
-KINDS = ("gentle", "agent", "direct", "busy", "sit", "ivr")
+KINDS = ("gentle", "agent", "direct", "staccato", "busy", "sit", "ivr")
 CODECS = ("ulaw", "alaw", "pcm16k")
 
 
