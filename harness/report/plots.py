@@ -94,6 +94,7 @@ def plot_timelines(examples: pd.DataFrame,
     n = max(1, len(examples))
     fig, ax = plt.subplots(figsize=(11, 0.62 * n + 1.6))
     used: set[str] = set()
+    hatched = False
     for i, (_, r) in enumerate(examples.iloc[::-1].iterrows()):
         segs = segments[len(examples) - 1 - i]
         y = i
@@ -115,6 +116,7 @@ def plot_timelines(examples: pd.DataFrame,
                 w = r[col] if not math.isnan(r[col]) else 0.0
                 if w > 0:
                     ax.broken_barh([(x, w)], (y - 0.3, 0.6), color=COLOURS[label], hatch="//", alpha=0.8)
+                    hatched = True
                     used.add(label)
                     x += w
         if answer is not None:
@@ -125,7 +127,8 @@ def plot_timelines(examples: pd.DataFrame,
     ax.set_yticklabels([f"{o} · {h} · {u}" for o, h, u in
                         zip(examples["outcome"][::-1], examples["hotline_id"][::-1], examples["call_uid"][::-1])],
                        fontsize=8)
-    ax.set_xlabel("seconds from the INVITE (green bar: answer, X: hangup; hatched: phase totals, order unknown)")
+    ax.set_xlabel("seconds from the INVITE (green bar: answer, X: hangup"
+                  + ("; hatched: phase totals, order unknown)" if hatched else ")"))
     ax.set_title("Cited calls, one per outcome")
     ax.set_xlim(left=0)
     handles = [Patch(color=COLOURS.get(k, "#000000"), label=k) for k in COLOURS if k in used]
