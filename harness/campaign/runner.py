@@ -35,7 +35,8 @@ from harness.campaign.config import Campaign
 from harness.clock import now_utc, utc_iso
 from harness.errors import BadInput, HarnessError, InfraError
 from harness.evidence import EvidenceWriter, read_evidence, sha256_file, write_manifest
-from harness.recording import repair_wav_header, wav_duration_s
+from harness.recording import wav_duration_s
+from harness.sip.pool import recovered_record
 from harness.sip.seam import CallRecord, CallSpec
 
 CUT_OFF = "cut off mid-call: the run stopped before this call ended"
@@ -237,27 +238,6 @@ class Journal:
         return out
 
 
-def _recovered_record(uid: str, target: str, rec_dir: Path) -> CallRecord:
-    """What a cut-off call left: its final events, else its partial events, else nothing."""
-    for name in (f"{uid}.events.json", f"{uid}.events.partial.json"):
-        path = rec_dir / name
-        if path.exists():
-            try:
-                record = CallRecord.model_validate_json(path.read_text())
-                break
-            except ValueError:
-                continue
-    else:
-        record = CallRecord(call_uid=uid, target=target)
-    record.error = CUT_OFF
-    wav = rec_dir / f"{uid}.wav"
-    if wav.exists():
-        record.recording = wav.name
-        record.recording_repaired = repair_wav_header(wav) or record.recording_repaired
-        record.recording_duration_s = round(wav_duration_s(wav), 3)
-    return record
-
-
 ProgressFn = Callable[[str], None]
 
 
@@ -323,7 +303,7 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                 continue
             att = Attempt(entry["round"], entry["hotline_id"], entry["target"], entry["chain_id"],
                           entry["attempt"])
-            record = _recovered_record(entry["call_uid"], att.target, rec_dir)
+            record = recovered_record(entry["call_uid"], att.target, rec_dir, CUT_OFF)
             verdict, wav, analyzer = judge(campaign, record, rec_dir)
             writer.append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer,
                                        note="cut off (recorded on resume)"))

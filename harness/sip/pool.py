@@ -23,6 +23,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput, HarnessError, InfraError
@@ -86,25 +87,33 @@ class _Worker:
     inflight: dict[str, CallSpec] = field(default_factory=dict)
 
 
-def recover_record(spec: CallSpec, why: str) -> CallRecord:
-    """Rebuild the record of a call whose worker died, from what it left on disk."""
-    partial = spec.out_dir / f"{spec.call_uid}.events.partial.json"
-    try:
-        record = CallRecord.model_validate_json(partial.read_text())
-    except (OSError, ValueError):
-        record = CallRecord(call_uid=spec.call_uid, target=spec.target)
+def recovered_record(call_uid: str, target: str, out_dir: Path, why: str) -> CallRecord:
+    """What a call that did not end cleanly left on disk: its final events, else its partial events,
+    else nothing; with ``error`` set to ``why`` and its WAV header repaired (and flagged) if needed."""
+    record = CallRecord(call_uid=call_uid, target=target)
+    for name in (f"{call_uid}.events.json", f"{call_uid}.events.partial.json"):
+        try:
+            record = CallRecord.model_validate_json((out_dir / name).read_text())
+            break
+        except (OSError, ValueError):
+            continue
     record.error = why
-    wav = spec.out_dir / f"{spec.call_uid}.wav"
+    wav = out_dir / f"{call_uid}.wav"
     if wav.exists():
         record.recording = wav.name
-        record.recording_repaired = repair_wav_header(wav)
+        record.recording_repaired = repair_wav_header(wav) or record.recording_repaired
         record.recording_duration_s = round(wav_duration_s(wav), 3)
-        # the call ended (for us) no later than the last thing we know of; keep the signalling as written
+    return record
+
+
+def recover_record(spec: CallSpec, why: str) -> CallRecord:
+    """Rebuild the record of a call whose worker died and write it as the call's final events."""
     from harness.sip.pjsua_adapter import write_record
 
+    record = recovered_record(spec.call_uid, spec.target, spec.out_dir, why)
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     write_record(record, spec.out_dir)
-    partial.unlink(missing_ok=True)
+    (spec.out_dir / f"{spec.call_uid}.events.partial.json").unlink(missing_ok=True)
     return record
 
 
@@ -281,8 +290,6 @@ class WorkerPool:
     def _reap_dead(self) -> None:
         for wid, w in list(self._workers.items()):
             if w.proc.is_alive() or (w.proc.exitcode == 0 and not w.inflight):
-                continue
-            if w.proc.exitcode is None:
                 continue
             self._pump(0)  # records it sent before dying
             why = f"SIP worker {wid} died mid-call (exit code {w.proc.exitcode}); recording kept, header repaired"
