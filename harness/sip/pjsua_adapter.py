@@ -632,9 +632,10 @@ def write_record(record: CallRecord, out_dir: Path) -> Path:
     return path
 
 
-def place_one(spec: CallSpec, account: Account | None = None, poll_ms: int = 10) -> CallRecord:
+def place_one(spec: CallSpec, account: Account | None = None, poll_ms: int = 10,
+              bind_address: str = "0.0.0.0") -> CallRecord:
     """Place one call in this process and block until it has ended (``harness call``)."""
-    engine = SipEngine(account)
+    engine = SipEngine(account, bind_address=bind_address)
     engine.start()
     try:
         engine.begin(spec)

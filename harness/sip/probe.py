@@ -62,26 +62,13 @@ def probe(target: str, out_dir: Path, *, registrar: str | None, username: str | 
         raise BadInput(f"target {target!r} is not a SIP URI (e.g. sip:1001@127.0.0.1:5060)")
     if ring_timeout_s <= 0 or max_call_s <= 0:
         raise BadInput("--ring-timeout-s and --max-call-s must be positive")
-    from harness.sip.pjsua_adapter import SipEngine
+    from harness.sip.pjsua_adapter import place_one
 
     account = Account(registrar=registrar, username=username, password_env=password_env,
                       credentials_file=credentials_file)
     spec = CallSpec(call_uid=new_call_uid(), target=target, out_dir=out_dir, ring_timeout_s=ring_timeout_s,
                     max_call_s=max_call_s, dtmf=dtmf, dtmf_after_s=dtmf_after_s)
-    engine = SipEngine(account, bind_address=bind or default_bind(target))
-    engine.start()
-    try:
-        engine.begin(spec)
-        deadline = time.monotonic() + max_call_s + 40.0
-        rec: CallRecord | None = None
-        while rec is None and time.monotonic() < deadline:
-            done = engine.poll(10)
-            rec = done[0] if done else None
-    finally:
-        engine.stop()
-    if rec is None:
-        click.secho(f"harness: error: call to {target} did not end in time", fg="red", err=True)
-        return EXIT_INFRA
+    rec = place_one(spec, account, bind_address=bind or default_bind(target))
     click.echo(summary_line(rec, out_dir))
     failure = infra_failure(rec)
     if failure:
