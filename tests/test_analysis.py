@@ -51,7 +51,7 @@ def assert_tiling(segments: list[Segment], duration_s: float) -> None:
 
 def test_analyzer_id_names_version_and_param_hash() -> None:
     a = analyzer_id(DEFAULT)
-    assert a.startswith("harness-phases/1.2+") and len(a.split("+")[1]) == 8
+    assert a.startswith("harness-phases/1.3+") and len(a.split("+")[1]) == 8
     assert analyzer_id(AnalysisParams()) == a
     assert analyzer_id(AnalysisParams(min_music_s=2.0)) != a
 

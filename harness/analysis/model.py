@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 ANALYZER_NAME = "harness-phases"
-ANALYZER_VERSION = "1.2"
+ANALYZER_VERSION = "1.3"
 
 
 class Label(str, Enum):

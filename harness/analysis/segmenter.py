@@ -55,6 +55,14 @@ def region_mean(x: np.ndarray, half: int, rstart: np.ndarray, rend: np.ndarray) 
     return ((cs[hi] - cs[lo]) / (hi - lo)).astype(np.float32)
 
 
+def _spectrum_sounding(sounding: np.ndarray, hop: int) -> np.ndarray:
+    """Per spectrum (spectrum j stands for frames [j*hop, (j+1)*hop)), 1.0 where any of its frames sounds."""
+    n = len(sounding)
+    m = -(-n // hop)
+    pad = np.concatenate([sounding, np.zeros(m * hop - n, bool)]).reshape(m, hop)
+    return pad.any(axis=1).astype(np.float64)
+
+
 def _steady_sounding(sounding: np.ndarray, hop: int) -> np.ndarray:
     """Per frame, 1.0 where the frame's spectrum and the previous spectrum cover only sounding
     frames (spectrum j stands for frames [j*hop, (j+1)*hop))."""
@@ -198,7 +206,7 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
         if b - a < min_mu:  # too short to judge inside: one label by the mean
             r[:] = p[a:b].mean() >= 0.5
             continue
-        r[:] = _min_runs(r, min_sp, min_mu)
+        r[:] = _min_runs(r, min_sp, min_mu, p[a:b])
         for edge in (slice(0, min_mu), slice(len(r) - min_mu, len(r))):
             # a short speech-like stretch where music fades in or out is the music's edge
             rs, re_ = runs(r)
@@ -206,22 +214,49 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
                 short = y - x < min_mu and (x == 0 or y == len(r)) and not (x == 0 and y == len(r))
                 if short and (edge.start <= x < edge.stop or edge.start < y <= edge.stop):
                     r[x:y] = False
-        r[:] = _refine(r, z[a:b], ev, a, params)
+        r[:] = _refine(r, z[a:b], ev, a, params, sounding)
         _pause_at_change(r, active[a:b], sounding[a:b], params)
     labels[active & speech] = CODE[Label.SPEECH]
     labels[active & ~speech] = CODE[Label.MUSIC]
     return labels
 
 
-def _min_runs(r: np.ndarray, min_sp: int, min_mu: int) -> np.ndarray:
-    """Inside one region: short speech runs become music, then short music runs speech."""
+def _min_runs(r: np.ndarray, min_sp: int, min_mu: int, p: np.ndarray | None = None) -> np.ndarray:
+    """Inside one region: enforce the minimum durations (speech ``min_sp``, music ``min_mu``
+    frames). With ``p`` (per-frame speech probability) each too-short run is resolved by
+    flipping whichever of it and its neighbours carries the least evidence for its own label
+    (sum of the capped log-odds over its frames), cheapest first: a weak speech-like stretch
+    inside music goes before the music around it does. Without ``p``: short speech runs become
+    music, then short music runs speech."""
     out = r.copy()
-    for value, min_len in ((True, min_sp), (False, min_mu)):
-        rs, re_ = runs(out == value)
-        for a, b in zip(rs, re_):
-            if b - a < min_len and (a > 0 or b < len(out)) and not (a == 0 and b == len(out)):
-                out[a:b] = not value
-    return out
+    if p is None:
+        for value, min_len in ((True, min_sp), (False, min_mu)):
+            rs, re_ = runs(out == value)
+            for a, b in zip(rs, re_):
+                if b - a < min_len and (a > 0 or b < len(out)) and not (a == 0 and b == len(out)):
+                    out[a:b] = not value
+        return out
+    lo = np.log(np.clip(p, 1e-3, 1 - 1e-3) / np.clip(1 - p, 1e-3, 1))
+    lo = np.clip(lo, -4.0, 4.0)
+    cs = np.concatenate([[0.0], np.cumsum(lo)])
+    while True:
+        change = np.flatnonzero(out[1:] != out[:-1]) + 1
+        if len(change) == 0:
+            return out
+        st = np.concatenate([[0], change])
+        en = np.concatenate([change, [len(out)]])
+        val = out[st]
+        short = np.flatnonzero((en - st) < np.where(val, min_sp, min_mu))
+        if len(short) == 0:
+            return out
+        # evidence each run carries for its own label (>= 0 when it agrees with it)
+        own = np.where(val, 1.0, -1.0) * (cs[en] - cs[st])
+        best, best_cost = -1, np.inf
+        for i in short:
+            for j in (i - 1, i, i + 1):
+                if 0 <= j < len(st) and own[j] < best_cost:
+                    best, best_cost = j, own[j]
+        out[st[best]:en[best]] = not val[best]
 
 
 def frame_score(ws: WindowScore, ev: FrameEvidence, sounding: np.ndarray, params: AnalysisParams) -> np.ndarray:
@@ -246,30 +281,46 @@ def frame_score(ws: WindowScore, ev: FrameEvidence, sounding: np.ndarray, params
             + w[3] * np.repeat(ev.flux, hop)[:n] + w[4] * np.abs(np.diff(edb, prepend=edb[:1])))
 
 
-def spectral_change(ev: FrameEvidence, k: np.ndarray, lo: int, hi: int, params: AnalysisParams) -> np.ndarray:
+def spectral_change(ev: FrameEvidence, k: np.ndarray, lo: int, hi: int, params: AnalysisParams,
+                    sounding: np.ndarray | None = None) -> np.ndarray:
     """Gaussian log-likelihood gain (diagonal, per band) of splitting the band log-energies of
     the spectra within ``change_window_s`` either side of frame k into before and after k,
-    windows kept inside frames [lo, hi): large where the sound source changes."""
+    windows kept inside frames [lo, hi): large where the sound source changes.
+
+    With ``sounding`` (per frame) only spectra over sounding frames count and each side holds
+    that many of them, however long the pauses between: a pause is no sound source. Counting
+    pauses made the pause-to-sound change inside a greeting outweigh the voice-to-music change
+    (a greeting's last word after a pause was given to the music)."""
     hop = params.fft_hop_frames
     half = max(2, round(params.change_window_s / params.frame_s / hop))
     s_lo, s_hi = lo // hop, max(lo // hop + 1, -(-hi // hop))
     b = ev.bands[s_lo:s_hi].astype(np.float64)
-    cs = np.concatenate([np.zeros((1, b.shape[1])), np.cumsum(b, axis=0)])
-    cs2 = np.concatenate([np.zeros((1, b.shape[1])), np.cumsum(b * b, axis=0)])
     m = len(b)
     j = np.clip(k // hop - s_lo, 1, m - 1)
+    if sounding is not None:
+        keep = _spectrum_sounding(sounding, hop)[s_lo:s_hi] > 0
+        keep = np.concatenate([keep, np.ones(m - len(keep), bool)])
+        j = np.cumsum(np.concatenate([[0], keep]))[j]  # sounding spectra before each split
+        b = b[keep]
+        m = len(b)
+        if m < 2:
+            return np.zeros(len(k))
+    cs = np.concatenate([np.zeros((1, b.shape[1])), np.cumsum(b, axis=0)])
+    cs2 = np.concatenate([np.zeros((1, b.shape[1])), np.cumsum(b * b, axis=0)])
     a, e = np.maximum(j - half, 0), np.minimum(j + half, m)
 
     def nll(x: np.ndarray, y: np.ndarray) -> np.ndarray:  # n/2 * sum log var over [x, y)
-        cnt = (y - x)[:, None].astype(np.float64)
-        mu = (cs[y] - cs[x]) / cnt
-        var = np.maximum((cs2[y] - cs2[x]) / cnt - mu * mu, 1.0)
+        cnt = np.maximum(y - x, 0)[:, None].astype(np.float64)
+        c1 = np.maximum(cnt, 1.0)
+        mu = (cs[y] - cs[x]) / c1
+        var = np.maximum((cs2[y] - cs2[x]) / c1 - mu * mu, 1.0)
         return 0.5 * cnt[:, 0] * np.log(var).sum(axis=1)
 
     return nll(a, e) - nll(a, j) - nll(j, e)
 
 
-def _refine(r: np.ndarray, z: np.ndarray, ev: FrameEvidence, offset: int, params: AnalysisParams) -> np.ndarray:
+def _refine(r: np.ndarray, z: np.ndarray, ev: FrameEvidence, offset: int, params: AnalysisParams,
+            sounding: np.ndarray | None = None) -> np.ndarray:
     """Move each music/speech change inside a region (frames from ``offset``; ``z``: per-frame
     speech evidence of the region) to the split that best separates the evidence within
     ``boundary_search_s``: music->speech at the minimum of the running sum of z, speech->music
@@ -295,7 +346,7 @@ def _refine(r: np.ndarray, z: np.ndarray, ev: FrameEvidence, offset: int, params
             k = np.arange(lo, hi + 1)
             reach = round(params.change_window_s / fr) + params.fft_hop_frames
             score = score + params.change_weight * spectral_change(
-                ev, offset + k, offset + max(prev, lo - reach), offset + min(nxt, hi + reach), params)
+                ev, offset + k, offset + max(prev, lo - reach), offset + min(nxt, hi + reach), params, sounding)
         best = lo + int(np.argmax(score))
         a, b = min(best, c), max(best, c)
         out[a:b] = r[c - 1] if best > c else r[c]
