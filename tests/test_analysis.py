@@ -161,6 +161,33 @@ def test_music_cut_straight_into_speech_and_back() -> None:
     assert spans(segs, Label.MUSIC)[-1][0] == pytest.approx(end_s, abs=0.15)
 
 
+def test_greeting_last_word_after_a_pause_is_speech_up_to_the_music() -> None:
+    """A greeting whose last word ("goodbye") follows a 0.25 s pause, then hold music cut
+    straight in: the word is speech and the music starts where the word ends (1.2 compared
+    band energies across the pause and gave the word to the music, 0.9 s early)."""
+    word = real(PROMPT.with_name("goodbye.wav"), 0.0, 0.93, -20.0)
+    lead = real(PROMPT, 0.06, 2.5, -20.0)
+    x = np.concatenate([real(MOH, 10.0, 6.0, -22.0), lead, zeros(0.25), word, real(MOH, 30.0, 6.0, -22.0)])
+    active = np.flatnonzero(np.abs(word) > 10 ** (-50 / 20))
+    word_end_s = 6.0 + 2.5 + 0.25 + (active[-1] + 1) / SR
+    segs = analyze_samples(pcm16(x), SR)
+    assert spans(segs, Label.SPEECH)[-1][1] == pytest.approx(word_end_s, abs=0.15)
+    assert spans(segs, Label.MUSIC)[-1][0] == pytest.approx(word_end_s, abs=0.15)
+
+
+def test_short_runs_go_to_the_side_with_less_evidence() -> None:
+    """A 1.3 s music run (shorter than min_music_s) between a weakly speech-like 1 s stretch and
+    a greeting: the weak stretch is flipped, not the strong music (1.2 flipped the music and
+    called 2.7 s of hold music speech)."""
+    from harness.analysis.segmenter import _min_runs
+
+    p = np.concatenate([np.full(150, 0.02), np.full(50, 0.7), np.full(65, 0.05), np.full(100, 0.97)])
+    r = p >= 0.5
+    out = _min_runs(r, 25, 75, p, 50)
+    assert not out[:265].any() and out[265:].all()
+    # without evidence the old order applies: the short music run becomes speech
+    assert _min_runs(r, 25, 75)[150:].all()
+
 def test_short_pause_between_music_and_speech_is_silence() -> None:
     """A pause shorter than min_silence_s is bridged inside music or speech, but between the
     two it is where one stopped and the other had not started."""

@@ -206,13 +206,17 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
         if b - a < min_mu:  # too short to judge inside: one label by the mean
             r[:] = p[a:b].mean() >= 0.5
             continue
-        r[:] = _min_runs(r, min_sp, min_mu, p[a:b])
+        r[:] = _min_runs(r, min_sp, min_mu, p[a:b], round(params.min_speech_in_music_s / fr))
+        lo_sum = np.concatenate([[0.0], np.cumsum(_logodds(p[a:b]))])
         for edge in (slice(0, min_mu), slice(len(r) - min_mu, len(r))):
-            # a short speech-like stretch where music fades in or out is the music's edge
+            # a short, weakly speech-like stretch where music fades in or out is the music's
+            # edge; a word that carries more evidence than that stays speech (a greeting's
+            # last word after a pause, then music: 1.2 gave the word to the music)
             rs, re_ = runs(r)
             for x, y in zip(rs, re_):
                 short = y - x < min_mu and (x == 0 or y == len(r)) and not (x == 0 and y == len(r))
-                if short and (edge.start <= x < edge.stop or edge.start < y <= edge.stop):
+                weak = lo_sum[y] - lo_sum[x] < params.edge_speech_keep_logodds
+                if short and weak and (edge.start <= x < edge.stop or edge.start < y <= edge.stop):
                     r[x:y] = False
         r[:] = _refine(r, z[a:b], ev, a, params, sounding)
         _pause_at_change(r, active[a:b], sounding[a:b], params)
@@ -221,9 +225,16 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
     return labels
 
 
-def _min_runs(r: np.ndarray, min_sp: int, min_mu: int, p: np.ndarray | None = None) -> np.ndarray:
+def _logodds(p: np.ndarray) -> np.ndarray:
+    """Per-frame log-odds of speech, capped at +-4 so that no few frames outvote a run."""
+    q = np.clip(p, 1e-3, 1 - 1e-3)
+    return np.clip(np.log(q / (1 - q)), -4.0, 4.0)
+
+
+def _min_runs(r: np.ndarray, min_sp: int, min_mu: int, p: np.ndarray | None = None,
+              min_sp_inner: int = 0) -> np.ndarray:
     """Inside one region: enforce the minimum durations (speech ``min_sp``, music ``min_mu``
-    frames). With ``p`` (per-frame speech probability) each too-short run is resolved by
+    frames; ``min_sp_inner`` for speech with music on both sides). With ``p`` (per-frame speech probability) each too-short run is resolved by
     flipping whichever of it and its neighbours carries the least evidence for its own label
     (sum of the capped log-odds over its frames), cheapest first: a weak speech-like stretch
     inside music goes before the music around it does. Without ``p``: short speech runs become
@@ -236,9 +247,7 @@ def _min_runs(r: np.ndarray, min_sp: int, min_mu: int, p: np.ndarray | None = No
                 if b - a < min_len and (a > 0 or b < len(out)) and not (a == 0 and b == len(out)):
                     out[a:b] = not value
         return out
-    lo = np.log(np.clip(p, 1e-3, 1 - 1e-3) / np.clip(1 - p, 1e-3, 1))
-    lo = np.clip(lo, -4.0, 4.0)
-    cs = np.concatenate([[0.0], np.cumsum(lo)])
+    cs = np.concatenate([[0.0], np.cumsum(_logodds(p))])
     while True:
         change = np.flatnonzero(out[1:] != out[:-1]) + 1
         if len(change) == 0:
@@ -246,7 +255,9 @@ def _min_runs(r: np.ndarray, min_sp: int, min_mu: int, p: np.ndarray | None = No
         st = np.concatenate([[0], change])
         en = np.concatenate([change, [len(out)]])
         val = out[st]
-        short = np.flatnonzero((en - st) < np.where(val, min_sp, min_mu))
+        inner = (st > 0) & (en < len(out))  # music on both sides when it is speech
+        need = np.where(val, np.where(inner, min_sp_inner, min_sp), min_mu)
+        short = np.flatnonzero((en - st) < need)
         if len(short) == 0:
             return out
         # evidence each run carries for its own label (>= 0 when it agrees with it)
