@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import ROOT, Lab, start_lab, stop_lab
@@ -186,6 +187,33 @@ def test_kill_9_mid_campaign_then_resume(short_lab: Lab, tmp_path: Path) -> None
         assert last["outcome"] not in redial_on or len(rs) == campaign["redial"]["max_attempts"]
     ok = harness("verify", str(evidence))
     assert ok.returncode == 0, ok.stderr
+
+
+def test_gentle_en_audio_at_any_frame_alignment() -> None:
+    """gentle-en as the caller hears it (20 s of moh_2, then the English greeting), shifted by
+    0-155 samples: the survey's recordings start at an arbitrary offset from the analysis frame
+    grid. Up to 1.2 a shift of 40-75 samples turned three tonal notes of moh_2 at 18 s into a
+    busy tone, and the music after them into speech (the survey's 1.75 s music-end error)."""
+    import soundfile as sf
+
+    from harness.analysis import analyze_samples
+    from harness.g711 import ulaw_decode, ulaw_encode
+
+    media = ROOT / "build" / "media"
+    if not (media / "moh_2.wav").exists():
+        pytest.skip("lab media missing: run `make media`")
+    moh, _ = sf.read(media / "moh_2.wav", dtype="int16")
+    greeting, _ = sf.read(media / "greeting_en.wav", dtype="int16")
+    x0 = np.concatenate([moh[: 20 * 8000], greeting, np.zeros(8000, np.int16)])
+    for shift in range(0, 160, 15):
+        x = ulaw_decode(ulaw_encode(np.concatenate([np.zeros(shift, np.int16), x0])))
+        segs = analyze_samples(x, 8000)
+        t0 = shift / 8000
+        assert {s.label for s in segs} <= {"music", "speech", "silence"}, (shift, segs)
+        music_end = max(s.end_s for s in segs if s.label == "music" and s.start_s < 20 + t0)
+        speech = min(s.start_s for s in segs if s.label == "speech")
+        assert music_end == pytest.approx(20.0 + t0, abs=0.1), shift
+        assert speech == pytest.approx(20.12 + t0, abs=0.1), shift
 
 
 @pytest.mark.parametrize("name", ["moh_1", "moh_2", "moh_3"])

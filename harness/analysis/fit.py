@@ -34,7 +34,7 @@ def file_rows(wav: Path, params: AnalysisParams) -> tuple[np.ndarray, np.ndarray
     lo, hi = window_bounds(active, params)
     truth = frame_codes(_truth(meta), ev.n, params.frame_s)
     keep = active & ((truth == CODE[Label.SPEECH]) | (truth == CODE[Label.MUSIC]))
-    feats = WindowScore(ev, params, sounding).features(lo[keep], hi[keep])
+    feats = WindowScore(ev, params, sounding, active).features(lo[keep], hi[keep])
     return feats, (truth[keep] == CODE[Label.SPEECH]).astype(np.float64)
 
 

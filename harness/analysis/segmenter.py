@@ -73,12 +73,60 @@ def _steady_sounding(sounding: np.ndarray, hop: int) -> np.ndarray:
     return np.repeat(both, hop)[:n].astype(np.float64)
 
 
+def rhythm_strength(energy_db: np.ndarray, params: AnalysisParams,
+                    active: np.ndarray | None = None) -> np.ndarray:
+    """Per frame, how periodic the onsets are around it: the largest normalised autocorrelation
+    of the onset envelope (rises of frame dB) within a centred ``rhythm_window_s`` window, over
+    lags from ``rhythm_min_lag_s`` to ``rhythm_max_lag_s`` (a beat). Music with a beat repeats
+    its onsets; speech's syllables do not keep time. With ``active`` the window stops at the
+    frame's active region (the beat of music that stopped before a pause must not leak into
+    the agent who speaks after it). A window with fewer than two periods, or shorter than
+    ``rhythm_min_window_s``, scores 0: a short region has too few onsets to show a beat.
+    O(frames x lags), numpy."""
+    n = len(energy_db)
+    fr = params.frame_s
+    e = np.maximum(energy_db, -60.0).astype(np.float64)
+    o = np.maximum(np.diff(e, prepend=e[:1]), 0.0)
+    half = round(params.rhythm_window_s / fr / 2)
+    need = round(params.rhythm_min_window_s / fr)
+    i = np.arange(n)
+    if active is None:
+        rstart, rend = np.zeros(n, int), np.full(n, n)
+    else:
+        rstart, rend = region_bounds(active)
+    lo = np.maximum(i - half, rstart)
+    hi = np.minimum(i + half, rend)
+    best = np.zeros(n)
+    c1 = np.concatenate([[0.0], np.cumsum(o)])  # sums of o and o^2 serve every lag
+    c2 = np.concatenate([[0.0], np.cumsum(o * o)])
+    cab = np.zeros(n + 1)
+    wide = hi - lo >= need
+    step = max(1, round(params.rhythm_lag_step_s / fr))
+    for lag in range(round(params.rhythm_min_lag_s / fr), round(params.rhythm_max_lag_s / fr) + 1, step):
+        m = n - lag
+        if m < 2:
+            break
+        np.cumsum(o[:m] * o[lag:], out=cab[1:m + 1])
+        lo2 = np.minimum(lo, m)  # pairs (j, j + lag) with lo <= j and j + lag < hi
+        hi2 = np.clip(hi - lag, lo2, m)
+        cnt = hi2 - lo2
+        c = np.maximum(cnt, 1).astype(np.float64)
+        sa, sb = c1[hi2] - c1[lo2], c1[hi2 + lag] - c1[lo2 + lag]
+        sa2, sb2 = c2[hi2] - c2[lo2], c2[hi2 + lag] - c2[lo2 + lag]
+        cov = (cab[hi2] - cab[lo2]) / c - sa * sb / (c * c)
+        var = (sa2 / c - (sa / c) ** 2) * (sb2 / c - (sb / c) ** 2)
+        r = np.where((cnt >= lag) & wide & (var > 1e-6), cov / np.sqrt(np.maximum(var, 1e-12)), 0.0)
+        np.maximum(best, r, out=best)
+    return best
+
+
 class WindowScore:
     """Logit of the music-vs-speech model for any window [lo, hi) of frames, from cumulative
     sums of its per-frame inputs (frame dB, its square, spectral-peak persistence, spectral
     flux, |frame-to-frame dB change|): O(1) per window, whatever its length or clipping."""
 
-    def __init__(self, ev: FrameEvidence, params: AnalysisParams, sounding: np.ndarray | None = None) -> None:
+    def __init__(self, ev: FrameEvidence, params: AnalysisParams, sounding: np.ndarray | None = None,
+                 active: np.ndarray | None = None) -> None:
         n = ev.n
         edb = np.maximum(ev.energy_db, -80.0).astype(np.float64)
         hop = params.fft_hop_frames
@@ -87,7 +135,8 @@ class WindowScore:
         # the one before it both sound: the gaps between staccato notes and each note's onset
         # after a gap would otherwise hide the steadiness of the notes themselves
         cols = (edb, edb * edb, np.repeat(ev.persist, hop)[:n] * snd, np.repeat(ev.flux, hop)[:n] * snd,
-                np.abs(np.diff(edb, prepend=edb[:1])), np.repeat(ev.partials, hop)[:n] * snd, snd)
+                np.abs(np.diff(edb, prepend=edb[:1])), np.repeat(ev.partials, hop)[:n] * snd, snd,
+                rhythm_strength(ev.energy_db, params, active))
         self.cs = np.zeros((len(cols), n + 1))
         for j, c in enumerate(cols):
             np.cumsum(c, out=self.cs[j, 1:])
@@ -106,7 +155,7 @@ class WindowScore:
         partials = np.where(steady, m[5] / cnt, 0.6)
         caps = self.caps
         return np.vstack([np.ones_like(std), np.minimum(std, caps[0]), persist, np.minimum(flux, caps[1]),
-                          np.minimum(m[4], caps[2]), partials])
+                          np.minimum(m[4], caps[2]), partials, m[7]])
 
     def logit(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Logit (speech > 0) of each window [lo, hi); hi > lo."""
@@ -154,7 +203,12 @@ def local_floor(energy_db: np.ndarray, params: AnalysisParams) -> np.ndarray:
     bmin = padded.reshape(nb, blk).min(axis=1)
     k = max(0, round(params.floor_window_s / 2 / 0.5))
     ext = np.concatenate([np.full(k, np.inf), bmin, np.full(k, np.inf)])
-    win = np.min(np.stack([ext[i: i + nb] for i in range(2 * k + 1)]), axis=0)
+    before = np.min(np.stack([ext[i: i + nb] for i in range(k + 1)]), axis=0)
+    after = np.min(np.stack([ext[i: i + nb] for i in range(k, 2 * k + 1)]), axis=0)
+    # the louder of the two one-sided minima: office noise between an agent's sentences keeps
+    # its own level as background up to the moment the line goes dead (the two-sided minimum
+    # took the dead line's level and made the last 1-2 s of noise activity)
+    win = np.maximum(before, after)
     return np.minimum(np.repeat(win, blk)[:n], params.floor_cap_db).astype(np.float32)
 
 
@@ -192,7 +246,7 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
         return np.full(n, CODE[Label.SILENCE], np.int8)
     labels, sounding, active = activity(ev, params)
     fr = params.frame_s
-    ws = WindowScore(ev, params, sounding)
+    ws = WindowScore(ev, params, sounding, active)
     p = speech_probability(ws, active, params)
     s, e = runs(active)
     init = np.full(n, -1, np.int8)

@@ -170,17 +170,93 @@ class Call:
         return np.clip(x, -1.0, 32767 / 32768), np.concatenate(self.labels)
 
 
-class Sources:
-    """Loads and caches the real audio (espeak-ng lines rendered once to ``cache``)."""
+@dataclass(frozen=True)
+class SourceSet:
+    """The real audio a labelled set is built from: hold-music tracks (any format and rate sox
+    reads; brought to 8 kHz mono), recorded prompts, and espeak-ng lines for greetings and
+    the agent's dialogue."""
 
-    def __init__(self, cache: Path) -> None:
+    name: str
+    music: tuple[Path, ...]
+    prompts: tuple[Path, ...]
+    espeak_greetings: tuple[tuple[str, str], ...]
+    espeak_agent: tuple[tuple[str, str], ...]
+    packages: tuple[str, ...]  # Debian packages that hold music and prompts
+
+
+DEV = SourceSet(
+    "dev", tuple(sorted(MOH_DIR.glob("*.wav"))), tuple(PROMPT_DIR / f"{n}.wav" for n in GREETING_PROMPTS),
+    tuple(ESPEAK_LINES), tuple(AGENT_LINES), ("asterisk-moh-opsound-wav", "asterisk-core-sounds-en-wav"))
+
+GAMES = Path("/usr/share/games")
+SOUNDS = Path("/usr/share/asterisk/sounds")
+# Recordings the analyzer was never tuned on (docs/ANALYSIS.md, "Held-out set"): instrumental
+# tracks from seven other Debian packages, and prompts read by three other speakers.
+HELDOUT_MUSIC = (
+    GAMES / "lincity-ng/music/default/02 - Robert van Herk - City Blues.ogg",
+    GAMES / "lincity-ng/music/default/03 - Robert van Herk - Architectural Contemplations.ogg",
+    GAMES / "lincity-ng/music/default/01 - pronobozo - lincity.ogg",
+    GAMES / "colobot/music/Quite.ogg",
+    Path("/usr/share/hyperrogue/music/hr-savino-ivory.ogg"),
+    Path("/usr/share/hyperrogue/music/hr3-icyland.ogg"),
+    GAMES / "etr/music/credits1-cp.ogg",
+    GAMES / "etr/music/freezingpoint.ogg",
+    GAMES / "freeciv/stdmusic/CullamBruce-Lockhart--Dawning_Fanfare.ogg",
+    GAMES / "frozen-bubble/snd/introzik.ogg",
+    GAMES / "lordsawar/music/back1.ogg",
+)
+HELDOUT_PROMPT_NAMES = (
+    "queue-periodic-announce", "tt-allbusy", "vm-intro", "vm-nobodyavail", "vm-rec-unv", "vm-rec-busy",
+    "vm-rec-temp", "vm-newuser", "vm-instructions", "ss-noservice", "privacy-prompt", "followme/sorry",
+    "demo-thanks", "dir-intro", "demo-abouttotry",
+)
+HELDOUT_VOICES = ("fr_CA_f_June", "it_IT_m_Carlo", "ru_RU_f_IvrvoiceRU")  # es_MX is the dev voice (Allison)
+HELDOUT = SourceSet(
+    "heldout", HELDOUT_MUSIC,
+    tuple(SOUNDS / v / f"{n}.wav" for v in HELDOUT_VOICES for n in HELDOUT_PROMPT_NAMES),
+    (("de", "Guten Tag, vielen Dank für Ihren Anruf. Wir sind gleich für Sie da."),
+     ("pt-br", "Olá, obrigado por ligar. Todos os nossos atendentes estão ocupados."),
+     ("yue", "你好，多謝你嘅來電，我哋好快就會為你服務。")),
+    (("de", "Hallo, hier spricht Anna. Wie kann ich Ihnen helfen?"),
+     ("de", "Einen Moment bitte, ich sehe kurz nach."),
+     ("pt-br", "Bom dia, aqui é o Pedro. Em que posso ajudar?"),
+     ("pt-br", "Certo, o pagamento foi recebido na segunda-feira."),
+     ("yue", "你好，我係客服阿明，有咩可以幫到你？"),
+     ("yue", "好，麻煩你畀你嘅戶口號碼我。")),
+    ("lincity-ng-data", "colobot-common-sounds", "hyperrogue-music", "extremetuxracer-data", "freeciv-data",
+     "frozen-bubble-data", "lordsawar-data", "asterisk-core-sounds-fr-wav", "asterisk-core-sounds-it-wav",
+     "asterisk-core-sounds-ru-wav"))
+SOURCE_SETS = {"dev": DEV, "heldout": HELDOUT}
+
+
+class Sources:
+    """Loads and caches the real audio of a ``SourceSet`` (converted files and espeak-ng lines
+    are written once to ``cache``)."""
+
+    def __init__(self, cache: Path, sources: SourceSet = DEV) -> None:
         self.cache = cache
         cache.mkdir(parents=True, exist_ok=True)
-        self.moh = [read_8k(p) for p in sorted(MOH_DIR.glob("*.wav"))]
-        self.prompts = [read_8k(PROMPT_DIR / f"{n}.wav") for n in GREETING_PROMPTS
-                        if (PROMPT_DIR / f"{n}.wav").exists()]
-        self.greetings = [self._espeak(v, t, i) for i, (v, t) in enumerate(ESPEAK_LINES)]
-        self.agent = [self._espeak(v, t, 100 + i) for i, (v, t) in enumerate(AGENT_LINES)]
+        missing = [str(p) for p in sources.music + sources.prompts if not p.exists()]
+        if missing:
+            raise RuntimeError(f"{len(missing)} source files missing (first: {missing[0]}): "
+                               f"apt-get install {' '.join(sources.packages)}")
+        self.moh = [self._at_8k(p) for p in sources.music]
+        self.prompts = [self._at_8k(p) for p in sources.prompts]
+        self.greetings = [self._espeak(v, t, i) for i, (v, t) in enumerate(sources.espeak_greetings)]
+        self.agent = [self._espeak(v, t, 100 + i) for i, (v, t) in enumerate(sources.espeak_agent)]
+
+    def _at_8k(self, path: Path) -> np.ndarray:
+        """8 kHz mono float samples of a file: read as is when it already is, else converted
+        once with sox (downmix, resample, then clipped: some tracks exceed full scale)."""
+        info = sf.info(str(path))
+        if info.samplerate == SR and info.channels == 1:
+            return read_8k(path)
+        out = self.cache / f"{path.stem.replace(' ', '_')}-8k.wav"
+        if not out.exists():
+            if shutil.which("sox") is None:
+                raise RuntimeError("sox is needed: apt-get install sox")
+            subprocess.run(["sox", "-G", str(path), "-r", str(SR), "-c", "1", "-b", "16", str(out)], check=True)
+        return read_8k(out)
 
     def _espeak(self, voice: str, text: str, idx: int) -> np.ndarray:
         out = self.cache / f"espeak-{idx:03d}-{voice}.wav"
@@ -396,6 +472,9 @@ def build_call(kind: str, seed: int, src: Sources) -> tuple[np.ndarray, np.ndarr
 
 KINDS = ("gentle", "agent", "direct", "staccato", "busy", "sit", "ivr")
 CODECS = ("ulaw", "alaw", "pcm16k")
+# the held-out set: the kinds where music and speech meet, at the target rate
+HELDOUT_KINDS = ("gentle", "agent", "direct")
+HELDOUT_CODECS = ("ulaw", "alaw")
 
 
 def through_codec(x: np.ndarray, codec: str) -> tuple[np.ndarray, int]:
@@ -423,9 +502,9 @@ def label_segments(lab: np.ndarray) -> list[dict[str, object]]:
 
 
 def generate(out: Path, seeds: range = range(8), kinds: tuple[str, ...] = KINDS,
-             codecs: tuple[str, ...] = CODECS) -> list[Path]:
+             codecs: tuple[str, ...] = CODECS, sources: SourceSet = DEV) -> list[Path]:
     """Write the labelled set to ``out``; returns the WAV paths. Reuses files already there."""
-    src = Sources(out / "src")
+    src: Sources | None = None
     written = []
     for kind in kinds:
         for seed in seeds:
@@ -436,6 +515,7 @@ def generate(out: Path, seeds: range = range(8), kinds: tuple[str, ...] = KINDS,
                 if wav.exists() and wav.with_suffix(".json").exists():
                     continue
                 if x is None:
+                    src = src or Sources(out / "src", sources)
                     x, lab, events = build_call(kind, seed, src)
                 pcm, rate = through_codec(x, codec)
                 sf.write(wav, pcm, rate, subtype="PCM_16")
@@ -449,8 +529,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("build/analysis-set"))
     ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--sources", choices=sorted(SOURCE_SETS), default="dev",
+                    help="dev: the tracks and voices the analyzer was tuned on; heldout: others (docs/ANALYSIS.md)")
     args = ap.parse_args()
-    paths = generate(args.out, range(args.seeds))
+    heldout = args.sources == "heldout"
+    paths = generate(args.out, range(args.seeds), HELDOUT_KINDS if heldout else KINDS,
+                     HELDOUT_CODECS if heldout else CODECS, SOURCE_SETS[args.sources])
     print(f"{len(paths)} labelled calls in {args.out}")
 
 

@@ -27,10 +27,15 @@ def main() -> None:
     ap.add_argument("--campaign", type=Path, default=Path("scenarios/ten-hotline-survey.yaml"))
     ap.add_argument("--hotlines", type=Path, default=Path("scenarios/lab/hotlines.yaml"))
     ap.add_argument("--media-dir", type=Path, default=Path("build/media"))
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="write the run (truth, evidence, recordings) here and keep it; default: a scratch folder")
     args = ap.parse_args()
     campaign = load_campaign(args.campaign)
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        raise SystemExit(f"error: --keep {args.keep} exists and is not empty")
     with tempfile.TemporaryDirectory(prefix="harness-survey-bench-") as tmp:
-        root = Path(tmp)
+        root = Path(tmp) if args.keep is None else args.keep
+        root.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
         with LabProcess(args.hotlines, root / "truth.jsonl", args.media_dir) as lab:
             camp = campaign.with_host(lab.hostport)
