@@ -30,9 +30,10 @@ from harness.analysis.evaluate import (
     tone_hits,
 )
 from harness.analysis.frames import to_analysis_rate
+from harness.analysis.g711 import ulaw_decode, ulaw_encode
 from harness.analysis.model import DEFAULT, Label, Segment, analyzer_id
-from harness.analysis.segmenter import CODE
-from harness.analysis.synth import generate
+from harness.analysis.segmenter import CODE, analyze_samples
+from harness.analysis.synth import DEV, HELDOUT_CODECS, HELDOUT_KINDS, SOURCE_SETS, generate, load_8k
 from harness.analysis.wavfile import analyze_file, read_samples
 
 SP, SI, MU = int(CODE[Label.SPEECH]), int(CODE[Label.SILENCE]), int(CODE[Label.MUSIC])
@@ -303,6 +304,50 @@ def main() -> None:
         print("\n".join(targets(g711, speed_x)))
     src = [p for p in paths if p.name.endswith("-ulaw.wav")]
     print("\n".join(memory_and_speed(args.set, src)))
+    for name in ("heldout", "unseen"):
+        print("\n".join(held_out(name, args.set.parent / f"analysis-{name}", args.seeds, not args.no_baselines)))
+    print("\n".join(whole_tracks(args.set)))
+
+
+def held_out(name: str, out: Path, seeds: int, baselines: bool) -> list[str]:
+    """The targets on a set built from recordings the analyzer was not tuned on (G.711 only)."""
+    sources = SOURCE_SETS[name]
+    missing = [p for p in sources.music + sources.prompts if not p.exists()]
+    if missing:
+        return [(f"\n## {name} set: skipped, {len(missing)} source files missing: "
+                 f"apt-get install {' '.join(sources.packages)}")]
+    paths = generate(out, range(seeds), HELDOUT_KINDS, HELDOUT_CODECS, sources)
+    groups, cpu_s, audio_s = evaluate_set(paths, baselines)
+    rows = groups.get("ulaw", []) + groups.get("alaw", [])
+    lines = [f"\n## {name} set ({len(paths)} files in {out}; kinds {', '.join(HELDOUT_KINDS)})"]
+    lines += report_group(f"{name}: all G.711 8 kHz", rows)
+    lines += targets(rows, audio_s / max(cpu_s, 1e-9))
+    return lines
+
+
+def whole_tracks(set_dir: Path) -> list[str]:
+    """Seconds labelled speech in whole real music tracks (through µ-law): music heard on hold
+    for minutes must not turn into speech anywhere."""
+    lines = ["\n## Whole real music tracks, µ-law 8 kHz: stretches labelled speech\n",
+             "| set | track | length | speech | stretches |", "|---|---|---:|---:|---|"]
+    for name, sources in (("dev", DEV), ("heldout", SOURCE_SETS["heldout"]), ("unseen", SOURCE_SETS["unseen"])):
+        if not all(p.exists() for p in sources.music):
+            lines.append(f"| {name} | (not installed) | | | |")
+            continue
+        cache = set_dir.parent / ("analysis-set" if name == "dev" else f"analysis-{name}") / "src"
+        total = speech = 0.0
+        for path in sources.music:
+            x = load_8k(path, cache)
+            pcm = ulaw_decode(ulaw_encode(np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)))
+            segs = analyze_samples(pcm, 8000)
+            sp = [s for s in segs if s.label == Label.SPEECH]
+            d = sum(s.duration_s for s in sp)
+            total += len(pcm) / 8000
+            speech += d
+            where = ", ".join(f"{s.start_s:.1f}-{s.end_s:.1f}" for s in sp[:4]) + (" ..." if len(sp) > 4 else "")
+            lines.append(f"| {name} | {path.name} | {len(pcm) / 8000:.0f} s | {d:.1f} s | {where} |")
+        lines.append(f"| {name} | **all** | {total / 60:.1f} min | {speech:.1f} s ({speech / max(total, 1e-9):.2%}) | |")
+    return lines
 
 
 if __name__ == "__main__":

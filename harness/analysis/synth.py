@@ -226,7 +226,55 @@ HELDOUT = SourceSet(
     ("lincity-ng-data", "colobot-common-sounds", "hyperrogue-music", "extremetuxracer-data", "freeciv-data",
      "frozen-bubble-data", "lordsawar-data", "asterisk-core-sounds-fr-wav", "asterisk-core-sounds-it-wav",
      "asterisk-core-sounds-ru-wav"))
-SOURCE_SETS = {"dev": DEV, "heldout": HELDOUT}
+# A second held-out set, put together after the 1.3 choices and run once to report them
+# ("unseen"): eight more instrumental tracks from seven packages, prompts of the held-out
+# voices that the held-out set does not use, espeak-ng lines in five more languages.
+UNSEEN_MUSIC = (
+    GAMES / "wesnoth/1.16/data/core/music/the_city_falls.ogg",
+    GAMES / "wesnoth/1.16/data/core/music/underground.ogg",
+    GAMES / "xmoto/Textures/Musics/legolodio.ogg",
+    GAMES / "neverball/bgm/track3.ogg",
+    GAMES / "scorched3d/data/globalmods/none/data/music/mix3_loop2.ogg",
+    GAMES / "funnyboat/data/JDruid-Trip_on_the_Funny_Boat.ogg",
+    Path("/usr/share/hyperrogue/music/hr-savino-caribbean.ogg"),
+    GAMES / "etr/music/calmrace-ks.ogg",
+)
+UNSEEN_PROMPT_NAMES = (
+    "agent-newlocation", "conf-onlyperson", "conf-waitforleader", "conf-getchannel", "demo-congrats",
+    "demo-echotest", "demo-instruct", "dir-instr", "enter-num-blacklist", "pbx-invalid", "priv-callpending",
+    "privacy-unident", "screen-callee-options", "speed-dial-empty",
+)
+UNSEEN = SourceSet(
+    "unseen", UNSEEN_MUSIC,
+    tuple(SOUNDS / v / f"{n}.wav" for v in HELDOUT_VOICES for n in UNSEEN_PROMPT_NAMES),
+    (("nl", "Goedemiddag, bedankt voor uw oproep. Wij helpen u zo snel mogelijk."),
+     ("pl", "Dzień dobry, dziękujemy za telefon. Wszyscy konsultanci są zajęci."),
+     ("sv", "Hej och tack för att du ringer. Vi hjälper dig alldeles strax.")),
+    (("nl", "Hallo, u spreekt met Eva. Waarmee kan ik u helpen?"),
+     ("pl", "Dzień dobry, tu Marek. W czym mogę pomóc?"),
+     ("sv", "Ett ögonblick, jag ska titta på det."),
+     ("hi", "नमस्ते, मैं राहुल बोल रहा हूँ। मैं आपकी क्या मदद कर सकता हूँ?"),
+     ("ja", "お電話ありがとうございます。担当の佐藤です。")),
+    ("wesnoth-1.16-music", "xmoto-data", "neverball-common", "scorched3d-data", "funnyboat", "hyperrogue-music",
+     "extremetuxracer-data", "asterisk-core-sounds-fr-wav", "asterisk-core-sounds-it-wav",
+     "asterisk-core-sounds-ru-wav"))
+SOURCE_SETS = {"dev": DEV, "heldout": HELDOUT, "unseen": UNSEEN}
+
+
+def load_8k(path: Path, cache: Path) -> np.ndarray:
+    """8 kHz mono float samples of an audio file: read as is when it already is, else converted
+    once with sox into ``cache`` (downmix, resample; ``-G`` guards against clipping: some
+    tracks exceed full scale)."""
+    info = sf.info(str(path))
+    if info.samplerate == SR and info.channels == 1:
+        return read_8k(path)
+    out = cache / f"{path.stem.replace(' ', '_')}-8k.wav"
+    if not out.exists():
+        if shutil.which("sox") is None:
+            raise RuntimeError("sox is needed: apt-get install sox")
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["sox", "-G", str(path), "-r", str(SR), "-c", "1", "-b", "16", str(out)], check=True)
+    return read_8k(out)
 
 
 class Sources:
@@ -240,23 +288,10 @@ class Sources:
         if missing:
             raise RuntimeError(f"{len(missing)} source files missing (first: {missing[0]}): "
                                f"apt-get install {' '.join(sources.packages)}")
-        self.moh = [self._at_8k(p) for p in sources.music]
-        self.prompts = [self._at_8k(p) for p in sources.prompts]
+        self.moh = [load_8k(p, cache) for p in sources.music]
+        self.prompts = [load_8k(p, cache) for p in sources.prompts]
         self.greetings = [self._espeak(v, t, i) for i, (v, t) in enumerate(sources.espeak_greetings)]
         self.agent = [self._espeak(v, t, 100 + i) for i, (v, t) in enumerate(sources.espeak_agent)]
-
-    def _at_8k(self, path: Path) -> np.ndarray:
-        """8 kHz mono float samples of a file: read as is when it already is, else converted
-        once with sox (downmix, resample, then clipped: some tracks exceed full scale)."""
-        info = sf.info(str(path))
-        if info.samplerate == SR and info.channels == 1:
-            return read_8k(path)
-        out = self.cache / f"{path.stem.replace(' ', '_')}-8k.wav"
-        if not out.exists():
-            if shutil.which("sox") is None:
-                raise RuntimeError("sox is needed: apt-get install sox")
-            subprocess.run(["sox", "-G", str(path), "-r", str(SR), "-c", "1", "-b", "16", str(out)], check=True)
-        return read_8k(out)
 
     def _espeak(self, voice: str, text: str, idx: int) -> np.ndarray:
         out = self.cache / f"espeak-{idx:03d}-{voice}.wav"
@@ -530,9 +565,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("build/analysis-set"))
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--sources", choices=sorted(SOURCE_SETS), default="dev",
-                    help="dev: the tracks and voices the analyzer was tuned on; heldout: others (docs/ANALYSIS.md)")
+                    help="dev: the tracks and voices the analyzer was tuned on; heldout, unseen: others (docs/ANALYSIS.md)")
     args = ap.parse_args()
-    heldout = args.sources == "heldout"
+    heldout = args.sources != "dev"
     paths = generate(args.out, range(args.seeds), HELDOUT_KINDS if heldout else KINDS,
                      HELDOUT_CODECS if heldout else CODECS, SOURCE_SETS[args.sources])
     print(f"{len(paths)} labelled calls in {args.out}")
