@@ -63,28 +63,43 @@ def _seeds(text: str) -> set[int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--set", type=Path, default=Path("build/analysis-set"))
+    ap.add_argument("--set", type=Path, action="append", default=None,
+                    help="labelled set(s) to fit on (repeatable; default build/analysis-set)")
     ap.add_argument("--fit-seeds", default="0-7")
     ap.add_argument("--check-seeds", default="4-7")
+    ap.add_argument("--check-set", type=Path, default=None,
+                    help="check on all seeds of this set instead (e.g. build/analysis-heldout)")
     args = ap.parse_args()
-    parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for wav in sorted(args.set.glob("*-ulaw.wav")):
-        seed = int(wav.stem.split("-")[1])
-        parts.setdefault(seed, []).append(file_rows(wav, DEFAULT))
+    sets = args.set or [Path("build/analysis-set")]
 
-    def stack(seeds: set[int]) -> tuple[np.ndarray, np.ndarray]:
+    def load(paths: list[Path]) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+        parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for d in paths:
+            for wav in sorted(d.glob("*-ulaw.wav")):
+                seed = int(wav.stem.split("-")[1])
+                parts.setdefault(seed, []).append(file_rows(wav, DEFAULT))
+        return parts
+
+    def stack(parts: dict[int, list[tuple[np.ndarray, np.ndarray]]], seeds: set[int]) -> tuple[np.ndarray, np.ndarray]:
         rows = [r for s in sorted(seeds & parts.keys()) for r in parts[s]]
         return np.hstack([r[0] for r in rows]), np.concatenate([r[1] for r in rows])
 
+    parts = load(sets)
     fs, cs = _seeds(args.fit_seeds), _seeds(args.check_seeds)
-    x, y = stack(fs)
+    x, y = stack(parts, fs)
     w = fit(x, y)
     print("weights:", "(" + ", ".join(f"{v:.3g}" for v in w) + ")")
-    cx, cy = stack(cs)
+    if args.check_set is not None:
+        check = load([args.check_set])
+        cx, cy = stack(check, set(check))
+        where = f"{args.check_set} (held out)"
+    else:
+        cx, cy = stack(parts, cs)
+        where = f"check seeds {sorted(cs)} ({'held out' if not fs & cs else 'not held out'})"
     mu, sp = rates(w, cx, cy)
-    print(f"check seeds {sorted(cs)}: music called speech {mu:.1%}, speech called music {sp:.1%}"
-          f" ({'held out' if not fs & cs else 'not held out'})")
-    mu, sp = rates(np.asarray(DEFAULT.score_weights), cx, cy)
+    print(f"{where}: music called speech {mu:.1%}, speech called music {sp:.1%}")
+    cur = np.asarray(DEFAULT.score_weights)
+    mu, sp = rates(cur, cx[:len(cur)], cy)
     print(f"current weights on the same frames: music called speech {mu:.1%}, speech called music {sp:.1%}")
 
 
