@@ -92,7 +92,7 @@ def main() -> None:
     if args.check_set is not None:
         check = load([args.check_set])
         cx, cy = stack(check, set(check))
-        where = f"{args.check_set} (held out)"
+        where = f"{args.check_set} ({'not held out' if args.check_set in sets else 'held out'})"
     else:
         cx, cy = stack(parts, cs)
         where = f"check seeds {sorted(cs)} ({'held out' if not fs & cs else 'not held out'})"
