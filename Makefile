@@ -9,13 +9,18 @@ BIN := $(VENV)/bin
 MEDIA := build/media
 # Debian packages the lab media, the tests and the peers need.
 SYSPKGS := sip-tester kamailio espeak-ng sox asterisk-moh-opsound-wav asterisk-core-sounds-en-wav iproute2 chromium
+# Only for `make bench`: the held-out and unseen music and voices of the phase-analysis benchmark
+# (docs/ANALYSIS.md, "Held-out sets"; about 700 MB of game music and prompts).
+BENCHPKGS := lincity-ng-data colobot-common-sounds hyperrogue-music extremetuxracer-data freeciv-data \
+  frozen-bubble-data lordsawar-data wesnoth-1.16-music xmoto-data neverball-common scorched3d-data funnyboat \
+  asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav
 
 .PHONY: setup sysdeps media demo test bench lint clean
 
 setup: sysdeps $(VENV)/.installed media
 
 sysdeps:
-	@missing=""; for p in $(SYSPKGS); do \
+	@missing=""; for p in $(SYSPKGS) $(EXTRAPKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
@@ -44,7 +49,8 @@ demo: setup
 test: setup
 	$(BIN)/pytest -q
 
-bench: setup
+bench:
+	$(MAKE) setup EXTRAPKGS="$(BENCHPKGS)"
 	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python -m harness.bench
 

@@ -188,6 +188,28 @@ def test_short_runs_go_to_the_side_with_less_evidence() -> None:
     # without evidence the old order applies: the short music run becomes speech
     assert _min_runs(r, 25, 75)[150:].all()
 
+
+def test_rhythm_strength_beat_against_irregular_onsets() -> None:
+    """Onsets every 0.5 s score a beat; onsets at random times do not, including 1.5 s after
+    the beat stopped inside the same active region (the window before the frame still holds
+    the beat, the one after does not, and the smaller wins)."""
+    from harness.analysis.segmenter import rhythm_strength
+
+    rng = np.random.default_rng(3)
+    n = 1000  # 20 s of 20 ms frames
+    e = np.full(n, -40.0)
+    for k in range(0, 500, 25):  # 10 s of beat
+        e[k:k + 3] = -15.0
+    t = 500
+    while t < n - 5:  # 10 s of syllable-like onsets, 0.12-0.45 s apart
+        e[t:t + 3] = -15.0 - rng.uniform(0, 6)
+        t += int(rng.integers(6, 23))
+    r = rhythm_strength(e.astype(np.float32), DEFAULT, np.ones(n, bool))
+    assert np.median(r[150:350]) > 0.8
+    assert np.median(r[650:900]) < 0.45
+    assert r[575] < 0.45
+
+
 def test_short_pause_between_music_and_speech_is_silence() -> None:
     """A pause shorter than min_silence_s is bridged inside music or speech, but between the
     two it is where one stopped and the other had not started."""

@@ -216,6 +216,33 @@ def test_gentle_en_audio_at_any_frame_alignment() -> None:
         assert speech == pytest.approx(20.12 + t0, abs=0.1), shift
 
 
+@pytest.mark.parametrize("moh", ["moh_1", "moh_2", "moh_3"])
+def test_agent_after_lab_hold_music_at_any_frame_alignment(moh: str) -> None:
+    """The honest queue and the drop hotlines play hold music, then the agent (agent_en.wav, its
+    own 0.32 s lead-in silence first). The music ends and the agent starts where they do at every
+    offset from the analysis frame grid: the first 1.3 (a centred rhythm window) called the
+    agent's first 1.8 s music at offsets of 24-64 samples (survey errors of 2.1-2.3 s)."""
+    import soundfile as sf
+
+    from harness.analysis import analyze_samples
+    from harness.g711 import ulaw_decode, ulaw_encode
+
+    media = ROOT / "build" / "media"
+    if not (media / f"{moh}.wav").exists():
+        pytest.skip("lab media missing: run `make media`")
+    music, _ = sf.read(media / f"{moh}.wav", dtype="int16")
+    agent, _ = sf.read(media / "agent_en.wav", dtype="int16")
+    x0 = np.concatenate([music[: 15 * 8000], agent, np.zeros(8000, np.int16)])
+    for shift in range(0, 160, 8):
+        x = ulaw_decode(ulaw_encode(np.concatenate([np.zeros(shift, np.int16), x0])))
+        segs = analyze_samples(x, 8000)
+        t0 = shift / 8000
+        music_end = max(s.end_s for s in segs if s.label == "music")
+        speech = min(s.start_s for s in segs if s.label == "speech")
+        assert music_end == pytest.approx(15.0 + t0, abs=0.15), shift
+        assert speech == pytest.approx(15.32 + t0, abs=0.15), shift
+
+
 @pytest.mark.parametrize("name", ["moh_1", "moh_2", "moh_3"])
 def test_lab_hold_music_has_no_speech(name: str) -> None:
     """The lab's hold music (real tracks, asterisk-moh-opsound) is music from end to end: the

@@ -74,7 +74,8 @@ class AnalysisParams:
     # caps on the energy-dynamics inputs (window std of frame dB, spectral flux, |dB change|):
     # beyond speech's typical values more dynamics is no more speech-like (staccato notes
     # separated by silent gaps have more than any speech)
-    # rhythm: periodicity of the onsets within rhythm_window_s at beat lags (segmenter.rhythm_strength)
+    # rhythm: periodicity of the onsets at beat lags in the rhythm_window_s before and after
+    # each frame (segmenter.rhythm_strength)
     rhythm_window_s: float = 3.0
     rhythm_min_window_s: float = 1.5
     rhythm_min_lag_s: float = 0.3
@@ -96,10 +97,11 @@ class AnalysisParams:
     # Chosen between two real cases, not fitted: a 0.6 s phrase of moh_2 (music) and an
     # announcement 6 dB over cold_day whose speech-like core is ~0.8 s (speech)
     min_speech_in_music_s: float = 0.8
-    # a speech-like stretch shorter than min_music_s at a region edge next to music is the
+    # a speech-like stretch shorter than edge_fade_max_s at a region edge next to music is the
     # music fading in or out, unless its summed per-frame log-odds of speech (each capped at
-    # 4) reach this: a fade scored <= 54 on the labelled set and the real tracks, a spoken
-    # word ("goodbye", 0.9 s) 141
+    # 4) reach edge_speech_keep_logodds: a fade scored <= 54 on the labelled set and the real
+    # tracks (<= 0.7 s long), a spoken word ("goodbye", 0.9 s) 141
+    edge_fade_max_s: float = 1.0
     edge_speech_keep_logodds: float = 80.0
     boundary_search_s: float = 1.0  # refine music/speech changes within this distance ...
     boundary_min_side_s: float = 0.2  # ... keeping at least this much on either side of the change

@@ -76,48 +76,51 @@ def _steady_sounding(sounding: np.ndarray, hop: int) -> np.ndarray:
 def rhythm_strength(energy_db: np.ndarray, params: AnalysisParams,
                     active: np.ndarray | None = None) -> np.ndarray:
     """Per frame, how periodic the onsets are around it: the largest normalised autocorrelation
-    of the onset envelope (rises of frame dB) within a centred ``rhythm_window_s`` window, over
-    lags from ``rhythm_min_lag_s`` to ``rhythm_max_lag_s`` (a beat). Music with a beat repeats
-    its onsets; speech's syllables do not keep time. With ``active`` the window stops at the
-    frame's active region (the beat of music that stopped before a pause must not leak into
-    the agent who speaks after it). A window with fewer than two periods, or shorter than
-    ``rhythm_min_window_s``, scores 0: a short region has too few onsets to show a beat.
-    O(frames x lags), numpy."""
+    of the onset envelope (rises of frame dB) over lags from ``rhythm_min_lag_s`` to
+    ``rhythm_max_lag_s`` (a beat), in the ``rhythm_window_s`` before the frame and in the one
+    after it; the smaller of the two where both sides hold at least ``rhythm_min_window_s``,
+    else the side that does, else 0. Music with a beat repeats its onsets; speech's syllables
+    do not keep time. One-sided windows so that the beat of hold music does not carry into a
+    voice that follows it (a centred window took 1.8 s of an agent's first phrase after the
+    lab's hold music for music, at some sample offsets); with ``active`` the windows also stop
+    at the frame's active region. O(frames x lags), numpy."""
     n = len(energy_db)
     fr = params.frame_s
     e = np.maximum(energy_db, -60.0).astype(np.float64)
     o = np.maximum(np.diff(e, prepend=e[:1]), 0.0)
-    half = round(params.rhythm_window_s / fr / 2)
+    w = round(params.rhythm_window_s / fr)
     need = round(params.rhythm_min_window_s / fr)
     i = np.arange(n)
     if active is None:
         rstart, rend = np.zeros(n, int), np.full(n, n)
     else:
         rstart, rend = region_bounds(active)
-    lo = np.maximum(i - half, rstart)
-    hi = np.minimum(i + half, rend)
-    best = np.zeros(n)
+    windows = [(np.maximum(i - w, rstart), np.minimum(i + 1, rend)), (i, np.minimum(i + w, rend))]
     c1 = np.concatenate([[0.0], np.cumsum(o)])  # sums of o and o^2 serve every lag
     c2 = np.concatenate([[0.0], np.cumsum(o * o)])
     cab = np.zeros(n + 1)
-    wide = hi - lo >= need
+    best = [np.zeros(n), np.zeros(n)]
     step = max(1, round(params.rhythm_lag_step_s / fr))
     for lag in range(round(params.rhythm_min_lag_s / fr), round(params.rhythm_max_lag_s / fr) + 1, step):
         m = n - lag
         if m < 2:
             break
         np.cumsum(o[:m] * o[lag:], out=cab[1:m + 1])
-        lo2 = np.minimum(lo, m)  # pairs (j, j + lag) with lo <= j and j + lag < hi
-        hi2 = np.clip(hi - lag, lo2, m)
-        cnt = hi2 - lo2
-        c = np.maximum(cnt, 1).astype(np.float64)
-        sa, sb = c1[hi2] - c1[lo2], c1[hi2 + lag] - c1[lo2 + lag]
-        sa2, sb2 = c2[hi2] - c2[lo2], c2[hi2 + lag] - c2[lo2 + lag]
-        cov = (cab[hi2] - cab[lo2]) / c - sa * sb / (c * c)
-        var = (sa2 / c - (sa / c) ** 2) * (sb2 / c - (sb / c) ** 2)
-        r = np.where((cnt >= lag) & wide & (var > 1e-6), cov / np.sqrt(np.maximum(var, 1e-12)), 0.0)
-        np.maximum(best, r, out=best)
-    return best
+        for (lo, hi), out in zip(windows, best):
+            lo2 = np.minimum(lo, m)  # pairs (j, j + lag) with lo <= j and j + lag < hi
+            hi2 = np.clip(hi - lag, lo2, m)
+            cnt = hi2 - lo2
+            c = np.maximum(cnt, 1).astype(np.float64)
+            sa, sb = c1[hi2] - c1[lo2], c1[hi2 + lag] - c1[lo2 + lag]
+            sa2, sb2 = c2[hi2] - c2[lo2], c2[hi2 + lag] - c2[lo2 + lag]
+            cov = (cab[hi2] - cab[lo2]) / c - sa * sb / (c * c)
+            var = (sa2 / c - (sa / c) ** 2) * (sb2 / c - (sb / c) ** 2)
+            ok = (cnt >= lag) & (hi - lo >= need) & (var > 1e-6)
+            r = np.where(ok, cov / np.sqrt(np.maximum(var, 1e-12)), 0.0)
+            np.maximum(out, r, out=out)
+    has = [hi - lo >= need for lo, hi in windows]
+    both = np.minimum(best[0], best[1])
+    return np.where(has[0] & has[1], both, np.where(has[0], best[0], np.where(has[1], best[1], 0.0)))
 
 
 class WindowScore:
@@ -262,13 +265,14 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
             continue
         r[:] = _min_runs(r, min_sp, min_mu, p[a:b], round(params.min_speech_in_music_s / fr))
         lo_sum = np.concatenate([[0.0], np.cumsum(_logodds(p[a:b]))])
-        for edge in (slice(0, min_mu), slice(len(r) - min_mu, len(r))):
+        fade = round(params.edge_fade_max_s / fr)
+        for edge in (slice(0, fade), slice(len(r) - fade, len(r))):
             # a short, weakly speech-like stretch where music fades in or out is the music's
             # edge; a word that carries more evidence than that stays speech (a greeting's
             # last word after a pause, then music: 1.2 gave the word to the music)
             rs, re_ = runs(r)
             for x, y in zip(rs, re_):
-                short = y - x < min_mu and (x == 0 or y == len(r)) and not (x == 0 and y == len(r))
+                short = y - x < fade and (x == 0 or y == len(r)) and not (x == 0 and y == len(r))
                 weak = lo_sum[y] - lo_sum[x] < params.edge_speech_keep_logodds
                 if short and weak and (edge.start <= x < edge.stop or edge.start < y <= edge.stop):
                     r[x:y] = False
