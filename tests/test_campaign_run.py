@@ -189,58 +189,40 @@ def test_kill_9_mid_campaign_then_resume(short_lab: Lab, tmp_path: Path) -> None
     assert ok.returncode == 0, ok.stderr
 
 
-def test_gentle_en_audio_at_any_frame_alignment() -> None:
-    """gentle-en as the caller hears it (20 s of moh_2, then the English greeting), shifted by
-    0-155 samples: the survey's recordings start at an arbitrary offset from the analysis frame
-    grid. Up to 1.2 a shift of 40-75 samples turned three tonal notes of moh_2 at 18 s into a
-    busy tone, and the music after them into speech (the survey's 1.75 s music-end error)."""
+@pytest.mark.parametrize(("music", "seconds", "voice", "lead_s"), [
+    ("moh_2", 20, "greeting_en", 0.12),  # gentle-en
+    ("moh_1", 15, "agent_en", 0.32),  # hold music then the agent: honest-queue, drops-30/60
+    ("moh_2", 15, "agent_en", 0.32),
+    ("moh_3", 15, "agent_en", 0.32),
+])
+def test_lab_music_then_voice_at_any_frame_alignment(music: str, seconds: int, voice: str, lead_s: float) -> None:
+    """Lab hold music, then a voice file (its own lead-in silence first), shifted by 0-152
+    samples: the survey's recordings start at an arbitrary offset from the analysis frame
+    grid. The music ends and the voice starts where they do at every offset (campaign target
+    150 ms), and nothing is a tone. Up to 1.2 a shift of 40-75 samples turned three tonal notes
+    of moh_2 at 18 s into a busy tone and the music after them into speech (gentle-en's 1.75 s
+    music-end error); the first 1.3 (a centred rhythm window) called the agent's first 1.8 s
+    music at 24-64 samples (survey errors of 2.1-2.3 s)."""
     import soundfile as sf
 
     from harness.analysis import analyze_samples
     from harness.g711 import ulaw_decode, ulaw_encode
 
     media = ROOT / "build" / "media"
-    if not (media / "moh_2.wav").exists():
+    if not (media / f"{music}.wav").exists():
         pytest.skip("lab media missing: run `make media`")
-    moh, _ = sf.read(media / "moh_2.wav", dtype="int16")
-    greeting, _ = sf.read(media / "greeting_en.wav", dtype="int16")
-    x0 = np.concatenate([moh[: 20 * 8000], greeting, np.zeros(8000, np.int16)])
-    for shift in range(0, 160, 15):
-        x = ulaw_decode(ulaw_encode(np.concatenate([np.zeros(shift, np.int16), x0])))
-        segs = analyze_samples(x, 8000)
-        t0 = shift / 8000
-        assert {s.label for s in segs} <= {"music", "speech", "silence"}, (shift, segs)
-        music_end = max(s.end_s for s in segs if s.label == "music" and s.start_s < 20 + t0)
-        speech = min(s.start_s for s in segs if s.label == "speech")
-        assert music_end == pytest.approx(20.0 + t0, abs=0.1), shift
-        assert speech == pytest.approx(20.12 + t0, abs=0.1), shift
-
-
-@pytest.mark.parametrize("moh", ["moh_1", "moh_2", "moh_3"])
-def test_agent_after_lab_hold_music_at_any_frame_alignment(moh: str) -> None:
-    """The honest queue and the drop hotlines play hold music, then the agent (agent_en.wav, its
-    own 0.32 s lead-in silence first). The music ends and the agent starts where they do at every
-    offset from the analysis frame grid: the first 1.3 (a centred rhythm window) called the
-    agent's first 1.8 s music at offsets of 24-64 samples (survey errors of 2.1-2.3 s)."""
-    import soundfile as sf
-
-    from harness.analysis import analyze_samples
-    from harness.g711 import ulaw_decode, ulaw_encode
-
-    media = ROOT / "build" / "media"
-    if not (media / f"{moh}.wav").exists():
-        pytest.skip("lab media missing: run `make media`")
-    music, _ = sf.read(media / f"{moh}.wav", dtype="int16")
-    agent, _ = sf.read(media / "agent_en.wav", dtype="int16")
-    x0 = np.concatenate([music[: 15 * 8000], agent, np.zeros(8000, np.int16)])
+    hold, _ = sf.read(media / f"{music}.wav", dtype="int16")
+    spoken, _ = sf.read(media / f"{voice}.wav", dtype="int16")
+    x0 = np.concatenate([hold[: seconds * 8000], spoken, np.zeros(8000, np.int16)])
     for shift in range(0, 160, 8):
         x = ulaw_decode(ulaw_encode(np.concatenate([np.zeros(shift, np.int16), x0])))
         segs = analyze_samples(x, 8000)
         t0 = shift / 8000
-        music_end = max(s.end_s for s in segs if s.label == "music")
+        assert {s.label for s in segs} <= {"music", "speech", "silence"}, (shift, segs)
+        music_end = max(s.end_s for s in segs if s.label == "music" and s.start_s < seconds + t0)
         speech = min(s.start_s for s in segs if s.label == "speech")
-        assert music_end == pytest.approx(15.0 + t0, abs=0.15), shift
-        assert speech == pytest.approx(15.32 + t0, abs=0.15), shift
+        assert music_end == pytest.approx(seconds + t0, abs=0.15), shift
+        assert speech == pytest.approx(seconds + lead_s + t0, abs=0.15), shift
 
 
 @pytest.mark.parametrize("name", ["moh_1", "moh_2", "moh_3"])
