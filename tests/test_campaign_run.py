@@ -196,7 +196,7 @@ def test_kill_9_mid_campaign_then_resume(short_lab: Lab, tmp_path: Path) -> None
     ("moh_3", 15, "agent_en", 0.32),
 ])
 def test_lab_music_then_voice_at_any_frame_alignment(music: str, seconds: int, voice: str, lead_s: float) -> None:
-    """Lab hold music, then a voice file (its own lead-in silence first), shifted by 0-152
+    """Lab hold music, then a voice file (its own lead-in silence first), shifted by 0-312
     samples: the survey's recordings start at an arbitrary offset from the analysis frame
     grid. The music ends and the voice starts where they do at every offset (campaign target
     150 ms), and nothing is a tone. Up to 1.2 a shift of 40-75 samples turned three tonal notes
@@ -214,7 +214,7 @@ def test_lab_music_then_voice_at_any_frame_alignment(music: str, seconds: int, v
     hold, _ = sf.read(media / f"{music}.wav", dtype="int16")
     spoken, _ = sf.read(media / f"{voice}.wav", dtype="int16")
     x0 = np.concatenate([hold[: seconds * 8000], spoken, np.zeros(8000, np.int16)])
-    for shift in range(0, 160, 8):
+    for shift in range(0, 320, 8):  # a spectrum is 2 frames: offsets repeat after 320 samples
         x = ulaw_decode(ulaw_encode(np.concatenate([np.zeros(shift, np.int16), x0])))
         segs = analyze_samples(x, 8000)
         t0 = shift / 8000

@@ -265,6 +265,7 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
             continue
         r[:] = _min_runs(r, min_sp, min_mu, p[a:b], round(params.min_speech_in_music_s / fr))
         lo_sum = np.concatenate([[0.0], np.cumsum(_logodds(p[a:b]))])
+        r[:] = _refine(r, z[a:b], ev, a, params, sounding)
         fade = round(params.edge_fade_max_s / fr)
         for edge in (slice(0, fade), slice(len(r) - fade, len(r))):
             # a short, weakly speech-like stretch where music fades in or out is the music's
@@ -276,7 +277,6 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
                 weak = lo_sum[y] - lo_sum[x] < params.edge_speech_keep_logodds
                 if short and weak and (edge.start <= x < edge.stop or edge.start < y <= edge.stop):
                     r[x:y] = False
-        r[:] = _refine(r, z[a:b], ev, a, params, sounding)
         _pause_at_change(r, active[a:b], sounding[a:b], params)
     labels[active & speech] = CODE[Label.SPEECH]
     labels[active & ~speech] = CODE[Label.MUSIC]
