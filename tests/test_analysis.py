@@ -185,8 +185,10 @@ def test_short_runs_go_to_the_side_with_less_evidence() -> None:
     r = p >= 0.5
     out = _min_runs(r, 25, 75, p, 50)
     assert not out[:265].any() and out[265:].all()
-    # without evidence the old order applies: the short music run becomes speech
-    assert _min_runs(r, 25, 75)[150:].all()
+    # the same runs with strong evidence for the stretch and weak for the short music: that
+    # music run is the one flipped
+    q = np.concatenate([np.full(150, 0.02), np.full(50, 0.99), np.full(65, 0.45), np.full(100, 0.97)])
+    assert _min_runs(r, 25, 75, q, 50)[150:].all()
 
 
 def test_rhythm_strength_beat_against_irregular_onsets() -> None:

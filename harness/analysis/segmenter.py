@@ -55,22 +55,19 @@ def region_mean(x: np.ndarray, half: int, rstart: np.ndarray, rend: np.ndarray) 
     return ((cs[hi] - cs[lo]) / (hi - lo)).astype(np.float32)
 
 
-def _spectrum_sounding(sounding: np.ndarray, hop: int) -> np.ndarray:
-    """Per spectrum (spectrum j stands for frames [j*hop, (j+1)*hop)), 1.0 where any of its frames sounds."""
-    n = len(sounding)
-    m = -(-n // hop)
-    pad = np.concatenate([sounding, np.zeros(m * hop - n, bool)]).reshape(m, hop)
-    return pad.any(axis=1).astype(np.float64)
+def _per_spectrum(sounding: np.ndarray, hop: int) -> np.ndarray:
+    """Frames grouped by spectrum (spectrum j stands for frames [j*hop, (j+1)*hop)): a
+    (spectra x hop) bool array, the last row padded with False."""
+    m = -(-len(sounding) // hop)
+    return np.concatenate([sounding, np.zeros(m * hop - len(sounding), bool)]).reshape(m, hop)
 
 
 def _steady_sounding(sounding: np.ndarray, hop: int) -> np.ndarray:
     """Per frame, 1.0 where the frame's spectrum and the previous spectrum cover only sounding
-    frames (spectrum j stands for frames [j*hop, (j+1)*hop))."""
-    n = len(sounding)
-    m = -(-n // hop)
-    pad = np.concatenate([sounding, np.zeros(m * hop - n, bool)]).reshape(m, hop).all(axis=1)
+    frames."""
+    pad = _per_spectrum(sounding, hop).all(axis=1)
     both = pad & np.concatenate([[False], pad[:-1]])
-    return np.repeat(both, hop)[:n].astype(np.float64)
+    return np.repeat(both, hop)[:len(sounding)].astype(np.float64)
 
 
 def rhythm_strength(energy_db: np.ndarray, params: AnalysisParams,
@@ -289,22 +286,14 @@ def _logodds(p: np.ndarray) -> np.ndarray:
     return np.clip(np.log(q / (1 - q)), -4.0, 4.0)
 
 
-def _min_runs(r: np.ndarray, min_sp: int, min_mu: int, p: np.ndarray | None = None,
-              min_sp_inner: int = 0) -> np.ndarray:
-    """Inside one region: enforce the minimum durations (speech ``min_sp``, music ``min_mu``
-    frames; ``min_sp_inner`` for speech with music on both sides). With ``p`` (per-frame speech probability) each too-short run is resolved by
-    flipping whichever of it and its neighbours carries the least evidence for its own label
-    (sum of the capped log-odds over its frames), cheapest first: a weak speech-like stretch
-    inside music goes before the music around it does. Without ``p``: short speech runs become
-    music, then short music runs speech."""
+def _min_runs(r: np.ndarray, min_sp: int, min_mu: int, p: np.ndarray, min_sp_inner: int) -> np.ndarray:
+    """Inside one region: enforce the minimum durations (speech ``min_sp`` frames, or
+    ``min_sp_inner`` with music on both sides; music ``min_mu``). Each too-short run is resolved
+    by flipping whichever of it and its neighbours carries the least evidence for its own label
+    (sum of the capped log-odds of ``p``, the per-frame speech probability, over its frames),
+    cheapest first: a weak speech-like stretch inside music goes before the music around it
+    does (1.2 flipped short speech runs, then short music runs, whatever their evidence)."""
     out = r.copy()
-    if p is None:
-        for value, min_len in ((True, min_sp), (False, min_mu)):
-            rs, re_ = runs(out == value)
-            for a, b in zip(rs, re_):
-                if b - a < min_len and (a > 0 or b < len(out)) and not (a == 0 and b == len(out)):
-                    out[a:b] = not value
-        return out
     cs = np.concatenate([[0.0], np.cumsum(_logodds(p))])
     while True:
         change = np.flatnonzero(out[1:] != out[:-1]) + 1
@@ -367,7 +356,7 @@ def spectral_change(ev: FrameEvidence, k: np.ndarray, lo: int, hi: int, params: 
     m = len(b)
     j = np.clip(k // hop - s_lo, 1, m - 1)
     if sounding is not None:
-        keep = _spectrum_sounding(sounding, hop)[s_lo:s_hi] > 0
+        keep = _per_spectrum(sounding, hop).any(axis=1)[s_lo:s_hi]
         keep = np.concatenate([keep, np.ones(m - len(keep), bool)])
         j = np.cumsum(np.concatenate([[0], keep]))[j]  # sounding spectra before each split
         b = b[keep]
