@@ -30,10 +30,17 @@ from harness.analysis.evaluate import (
     tone_hits,
 )
 from harness.analysis.frames import to_analysis_rate
-from harness.analysis.g711 import ulaw_decode, ulaw_encode
 from harness.analysis.model import DEFAULT, Label, Segment, analyzer_id
 from harness.analysis.segmenter import CODE, analyze_samples
-from harness.analysis.synth import DEV, HELDOUT_CODECS, HELDOUT_KINDS, SOURCE_SETS, generate, load_8k
+from harness.analysis.synth import (
+    DEV,
+    HELDOUT_CODECS,
+    HELDOUT_KINDS,
+    SOURCE_SETS,
+    generate,
+    load_8k,
+    through_codec,
+)
 from harness.analysis.wavfile import analyze_file, read_samples
 
 SP, SI, MU = int(CODE[Label.SPEECH]), int(CODE[Label.SILENCE]), int(CODE[Label.MUSIC])
@@ -312,7 +319,7 @@ def main() -> None:
 def held_out(name: str, out: Path, seeds: int, baselines: bool) -> list[str]:
     """The targets on a set built from recordings the analyzer was not tuned on (G.711 only)."""
     sources = SOURCE_SETS[name]
-    missing = [p for p in sources.music + sources.prompts if not p.exists()]
+    missing = sources.missing()
     if missing:
         return [(f"\n## {name} set: skipped, {len(missing)} source files missing: "
                  f"apt-get install {' '.join(sources.packages)}")]
@@ -331,14 +338,13 @@ def whole_tracks(set_dir: Path) -> list[str]:
     lines = ["\n## Whole real music tracks, µ-law 8 kHz: stretches labelled speech\n",
              "| set | track | length | speech | stretches |", "|---|---|---:|---:|---|"]
     for name, sources in (("dev", DEV), ("heldout", SOURCE_SETS["heldout"]), ("unseen", SOURCE_SETS["unseen"])):
-        if not all(p.exists() for p in sources.music):
+        if sources.missing():
             lines.append(f"| {name} | (not installed) | | | |")
             continue
         cache = set_dir.parent / ("analysis-set" if name == "dev" else f"analysis-{name}") / "src"
         total = speech = 0.0
         for path in sources.music:
-            x = load_8k(path, cache)
-            pcm = ulaw_decode(ulaw_encode(np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)))
+            pcm, _ = through_codec(load_8k(path, cache), "ulaw")
             segs = analyze_samples(pcm, 8000)
             sp = [s for s in segs if s.label == Label.SPEECH]
             d = sum(s.duration_s for s in sp)

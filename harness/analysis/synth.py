@@ -183,6 +183,10 @@ class SourceSet:
     espeak_agent: tuple[tuple[str, str], ...]
     packages: tuple[str, ...]  # Debian packages that hold music and prompts
 
+    def missing(self) -> list[Path]:
+        """Music and prompt files of this set that are not on this machine."""
+        return [p for p in self.music + self.prompts if not p.exists()]
+
 
 DEV = SourceSet(
     "dev", tuple(sorted(MOH_DIR.glob("*.wav"))), tuple(PROMPT_DIR / f"{n}.wav" for n in GREETING_PROMPTS),
@@ -190,7 +194,7 @@ DEV = SourceSet(
 
 GAMES = Path("/usr/share/games")
 SOUNDS = Path("/usr/share/asterisk/sounds")
-# Recordings the analyzer was never tuned on (docs/ANALYSIS.md, "Held-out set"): instrumental
+# Recordings the analyzer was not fitted on (docs/ANALYSIS.md, "Held-out sets"): instrumental
 # tracks from seven other Debian packages, and prompts read by three other speakers.
 HELDOUT_MUSIC = (
     GAMES / "lincity-ng/music/default/02 - Robert van Herk - City Blues.ogg",
@@ -226,8 +230,8 @@ HELDOUT = SourceSet(
     ("lincity-ng-data", "colobot-common-sounds", "hyperrogue-music", "extremetuxracer-data", "freeciv-data",
      "frozen-bubble-data", "lordsawar-data", "asterisk-core-sounds-fr-wav", "asterisk-core-sounds-it-wav",
      "asterisk-core-sounds-ru-wav"))
-# A second held-out set, put together after the 1.3 choices and run once to report them
-# ("unseen"): eight more instrumental tracks from seven packages, prompts of the held-out
+# A second held-out set, put together after the 1.3 choices to report them ("unseen"; run
+# twice, see docs/ANALYSIS.md "Held-out sets"): eight more instrumental tracks from seven packages, prompts of the held-out
 # voices that the held-out set does not use, espeak-ng lines in five more languages.
 UNSEEN_MUSIC = (
     GAMES / "wesnoth/1.16/data/core/music/the_city_falls.ogg",
@@ -284,7 +288,7 @@ class Sources:
     def __init__(self, cache: Path, sources: SourceSet = DEV) -> None:
         self.cache = cache
         cache.mkdir(parents=True, exist_ok=True)
-        missing = [str(p) for p in sources.music + sources.prompts if not p.exists()]
+        missing = sources.missing()
         if missing:
             raise RuntimeError(f"{len(missing)} source files missing (first: {missing[0]}): "
                                f"apt-get install {' '.join(sources.packages)}")
