@@ -268,7 +268,8 @@ SOURCE_SETS = {"dev": DEV, "heldout": HELDOUT, "unseen": UNSEEN}
 def load_8k(path: Path, cache: Path) -> np.ndarray:
     """8 kHz mono float samples of an audio file: read as is when it already is, else converted
     once with sox into ``cache`` (downmix, resample; ``-G`` guards against clipping: some
-    tracks exceed full scale)."""
+    tracks exceed full scale; ``-D``: no dither, which sox otherwise adds at random, so the
+    same sources give the same set on every machine)."""
     info = sf.info(str(path))
     if info.samplerate == SR and info.channels == 1:
         return read_8k(path)
@@ -277,7 +278,7 @@ def load_8k(path: Path, cache: Path) -> np.ndarray:
         if shutil.which("sox") is None:
             raise RuntimeError("sox is needed: apt-get install sox")
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["sox", "-G", str(path), "-r", str(SR), "-c", "1", "-b", "16", str(out)], check=True)
+        subprocess.run(["sox", "-G", "-D", str(path), "-r", str(SR), "-c", "1", "-b", "16", str(out)], check=True)
     return read_8k(out)
 
 
@@ -304,7 +305,7 @@ class Sources:
                 raise RuntimeError("espeak-ng and sox are needed: apt-get install espeak-ng sox")
             raw = out.with_suffix(".raw.wav")
             subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
-            subprocess.run(["sox", str(raw), "-r", str(SR), "-c", "1", "-b", "16", str(out)], check=True)
+            subprocess.run(["sox", "-D", str(raw), "-r", str(SR), "-c", "1", "-b", "16", str(out)], check=True)
             raw.unlink()
         return read_8k(out)
 
