@@ -13,9 +13,16 @@ SYSPKGS := sip-tester kamailio espeak-ng sox asterisk-moh-opsound-wav asterisk-c
 # (docs/ANALYSIS.md, "Held-out sets"; about 700 MB of game music and prompts).
 BENCHPKGS := lincity-ng-data colobot-common-sounds hyperrogue-music extremetuxracer-data freeciv-data \
   frozen-bubble-data lordsawar-data wesnoth-1.16-music xmoto-data neverball-common scorched3d-data funnyboat \
-  asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav
+  asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav \
+  davegnukem-data powermanga-data hedgewars-data flare-game singularity-music miceamaze gunroar-data \
+  hex-a-hop-data openclonk-data raincat-data asterisk-core-sounds-es-wav asterisk-prompt-it-menardi-wav
+# Only for `make train`: the other half of the game-music pool and two more voices, which train
+# the speech model with the sets above (docs/ANALYSIS.md, "Speech model").
+TRAINPKGS := gigalomania-data marsshooter-data caveexpress-data titanion-data plee-the-bear-data amoebax-data \
+  torus-trooper-data searchandrescue-data lugaru-data supertux-data ardentryst pathological starfighter-data \
+  trackballs-data enigma-data warmux-data asterisk-prompt-es-co asterisk-prompt-fr-armelle
 
-.PHONY: setup sysdeps media demo test bench lint clean
+.PHONY: setup sysdeps media demo test bench train lint clean
 
 setup: sysdeps $(VENV)/.installed media
 
@@ -53,6 +60,12 @@ bench:
 	$(MAKE) setup EXTRAPKGS="$(BENCHPKGS)"
 	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python -m harness.bench
+
+# retrain the speech model (docs/ANALYSIS.md, "Speech model"): package-held-out check, then the
+# weights; the printed SHA-256 goes into AnalysisParams.speech_model_sha256
+train:
+	$(MAKE) setup EXTRAPKGS="$(BENCHPKGS) $(TRAINPKGS)"
+	$(BIN)/python -m harness.analysis.train --cv 5 --write
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check harness tests

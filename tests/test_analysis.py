@@ -51,7 +51,7 @@ def assert_tiling(segments: list[Segment], duration_s: float) -> None:
 
 def test_analyzer_id_names_version_and_param_hash() -> None:
     a = analyzer_id(DEFAULT)
-    assert a.startswith("harness-phases/1.3+") and len(a.split("+")[1]) == 8
+    assert a.startswith("harness-phases/1.4+") and len(a.split("+")[1]) == 8
     assert analyzer_id(AnalysisParams()) == a
     assert analyzer_id(AnalysisParams(min_music_s=2.0)) != a
 
@@ -322,3 +322,44 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
     assert r.exit_code == 2
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("harness: error: ") and message in lines[0]
+
+
+# --- the speech model (harness/analysis/speech_model.py, train.py) ---
+
+
+def test_speech_model_file_is_the_one_the_parameters_name(tmp_path: Path) -> None:
+    from harness.analysis import speech_model
+
+    assert speech_model.file_sha256() == DEFAULT.speech_model_sha256
+    other = tmp_path / "model.json"
+    d = json.loads(speech_model.MODEL_PATH.read_text())
+    d["b2"] += 1.0
+    other.write_text(json.dumps(d))
+    with pytest.raises(ValueError, match="SHA-256"):
+        speech_model.load(DEFAULT.speech_model_sha256 + "0", other)
+
+
+def test_window_inputs_match_the_model() -> None:
+    from harness.analysis import speech_model
+    from harness.analysis.frames import frame_evidence, to_analysis_rate
+    from harness.analysis.segmenter import WindowScore, activity, window_bounds
+
+    x = real(MOH, 5.0, 8.0)
+    ev = frame_evidence(to_analysis_rate(x, SR, DEFAULT), DEFAULT)
+    _, sounding, active = activity(ev, DEFAULT)
+    lo, hi = window_bounds(active, DEFAULT)
+    f = WindowScore(ev, DEFAULT, sounding, active).features(lo, hi)
+    assert f.shape == (len(speech_model.INPUTS), ev.n) and np.isfinite(f).all()
+
+
+def test_mlp_training_learns_a_rule_a_line_cannot() -> None:
+    """fit_mlp must learn XOR-like data (speech where exactly one input is high), which no
+    logistic model separates; the held-out error shows the training can fail."""
+    from harness.analysis.train import fit_mlp
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, (4000, 3))
+    y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).astype(float)
+    model = fit_mlp(x[:3000], y[:3000], epochs=200, lr=1e-2)
+    err = np.mean((model.logit(x[3000:].T) > 0) != (y[3000:] == 1))
+    assert err < 0.08

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 ANALYZER_NAME = "harness-phases"
-ANALYZER_VERSION = "1.3"
+ANALYZER_VERSION = "1.4"
 
 
 class Label(str, Enum):
@@ -64,13 +64,12 @@ class AnalysisParams:
     floor_margin_off_db: float = 3.0
     min_silence_s: float = 0.40  # shorter pauses inside activity are bridged
     min_active_s: float = 0.10  # shorter bursts of activity are dropped
-    # music vs speech (window features, logistic score)
+    # music vs speech: window inputs (segmenter.WindowScore) -> a small neural network whose
+    # weights are in harness/analysis/speech_model.json, named here by the file's SHA-256;
+    # trained by harness/analysis/train.py (docs/ANALYSIS.md, "Speech model")
     window_s: float = 1.0
-    # logistic weights: bias, std of frame dB, spectral-peak persistence, spectral flux (dB),
-    # mean |frame-to-frame dB change|, partial persistence, rhythm strength. The first six were
-    # fitted on the labelled set (harness/analysis/fit.py, 1.2); 1.3 added rhythm with weight -12
-    # and the bias +3 by hand, chosen on the held-out set (docs/ANALYSIS.md, "Held-out sets")
-    score_weights: tuple[float, ...] = (-7.2, 0.928, -4.43, 1.37, 0.387, -7.0, -12.0)
+    speech_model_sha256: str = "6a1e5de43db0ed537dc05a56ba4cfc127404ad661006c623fae0c9630dbf8399"
+    low_energy_db: float = 10.0  # a frame this far below its window's mean level is a pause
     # caps on the energy-dynamics inputs (window std of frame dB, spectral flux, |dB change|):
     # beyond speech's typical values more dynamics is no more speech-like (staccato notes
     # separated by silent gaps have more than any speech)
@@ -107,6 +106,11 @@ class AnalysisParams:
     boundary_min_side_s: float = 0.2  # ... keeping at least this much on either side of the change
     change_weight: float = 1.0  # weight of the spectral change (band log-energies) at a split ...
     change_window_s: float = 0.4  # ... compared over this much either side
+    # ... plus boundary_model_weight x (speech model's logit on one side - on the other), over
+    # boundary_model_window_s either side of the split, each logit capped at +-boundary_model_cap
+    boundary_model_weight: float = 3.0
+    boundary_model_window_s: float = 0.5
+    boundary_model_cap: float = 6.0
     pause_snap_s: float = 0.16  # a pause this close to a music/speech change is silence between them
     # tones
     tone_purity: float = 0.90  # energy share of the two strongest spectral peaks
@@ -129,7 +133,6 @@ class AnalysisParams:
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
-        d["score_weights"] = list(self.score_weights)
         d["boundary_weights"] = list(self.boundary_weights)
         return d
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.analysis.frames import FrameEvidence, frame_evidence, to_analysis_rate
+from harness.analysis import speech_model
+from harness.analysis.frames import N_BANDS, FrameEvidence, frame_evidence, to_analysis_rate
 from harness.analysis.model import DEFAULT, AnalysisParams, Label, Segment
 from harness.analysis.tones import find_bursts, name_bursts
 
@@ -123,7 +124,10 @@ def rhythm_strength(energy_db: np.ndarray, params: AnalysisParams,
 class WindowScore:
     """Logit of the music-vs-speech model for any window [lo, hi) of frames, from cumulative
     sums of its per-frame inputs (frame dB, its square, spectral-peak persistence, spectral
-    flux, |frame-to-frame dB change|): O(1) per window, whatever its length or clipping."""
+    flux, |frame-to-frame dB change|, partials, rhythm, the spectral shape over ``N_BANDS``
+    bands, its square and its change, low-energy frames): O(1) per window, whatever its
+    length or clipping; the model (``speech_model.SpeechModel``) maps the window's inputs to
+    the logit."""
 
     def __init__(self, ev: FrameEvidence, params: AnalysisParams, sounding: np.ndarray | None = None,
                  active: np.ndarray | None = None) -> None:
@@ -134,18 +138,34 @@ class WindowScore:
         # the spectral inputs (persistence, flux, partials) count only where this spectrum and
         # the one before it both sound: the gaps between staccato notes and each note's onset
         # after a gap would otherwise hide the steadiness of the notes themselves
-        cols = (edb, edb * edb, np.repeat(ev.persist, hop)[:n] * snd, np.repeat(ev.flux, hop)[:n] * snd,
+        cols = [edb, edb * edb, np.repeat(ev.persist, hop)[:n] * snd, np.repeat(ev.flux, hop)[:n] * snd,
                 np.abs(np.diff(edb, prepend=edb[:1])), np.repeat(ev.partials, hop)[:n] * snd, snd,
-                rhythm_strength(ev.energy_db, params, active))
+                rhythm_strength(ev.energy_db, params, active)]
+        # spectral shape: band log-energies relative to their mean (level-free), per frame;
+        # its window mean and spread, and the mean |change| of each band from one spectrum to
+        # the next (drums and notes change some bands, a voice's formants others)
+        shape = (ev.bands - ev.bands.mean(axis=1, keepdims=True)).astype(np.float64)
+        change = np.abs(np.diff(ev.bands, axis=0, prepend=ev.bands[:1])).astype(np.float64)
+        shape_f = np.repeat(shape, hop, axis=0)[:n].T
+        cols += list(shape_f) + list(shape_f * shape_f) + list(np.repeat(change, hop, axis=0)[:n].T)
+        # low-energy frames: more than low_energy_db below the mean frame dB within +-window_s/2
+        # of the frame's active region (the pauses between syllables and words)
+        if active is None:
+            rstart, rend = np.zeros(n, int), np.full(n, n)
+        else:
+            rstart, rend = region_bounds(active)
+        local = region_mean(edb, round(params.window_s / params.frame_s / 2), rstart, rend)
+        cols.append((edb < local - params.low_energy_db).astype(np.float64))
         self.cs = np.zeros((len(cols), n + 1))
         for j, c in enumerate(cols):
             np.cumsum(c, out=self.cs[j, 1:])
-        self.w = params.score_weights
+        self.model_sha256 = params.speech_model_sha256
         self.caps = (params.score_std_cap_db, params.score_flux_cap_db, params.score_step_cap_db)
 
     def features(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Model inputs of each window [lo, hi) (hi > lo), one row per window: 1, std of frame
-        dB, then the window means of the other per-frame inputs (order of ``score_weights``)."""
+        """Model inputs of each window [lo, hi) (hi > lo), one row per input
+        (``speech_model.INPUTS``): std of frame dB, then the window means of the other
+        per-frame inputs, the spread of each band's shape, the low-energy share."""
         m = (self.cs[:, hi] - self.cs[:, lo]) / (hi - lo)
         std = np.sqrt(np.maximum(m[1] - m[0] * m[0], 0.0))
         steady = m[6] > 0
@@ -154,12 +174,16 @@ class WindowScore:
         flux = np.where(steady, m[3] / cnt, 8.0)
         partials = np.where(steady, m[5] / cnt, 0.6)
         caps = self.caps
-        return np.vstack([np.ones_like(std), np.minimum(std, caps[0]), persist, np.minimum(flux, caps[1]),
-                          np.minimum(m[4], caps[2]), partials, m[7]])
+        nb = N_BANDS
+        shape = m[8: 8 + nb]
+        spread = np.sqrt(np.maximum(m[8 + nb: 8 + 2 * nb] - shape * shape, 0.0))
+        return np.vstack([np.minimum(std, caps[0]), persist, np.minimum(flux, caps[1]),
+                          np.minimum(m[4], caps[2]), partials, m[7], shape, spread,
+                          m[8 + 2 * nb: 8 + 3 * nb], m[8 + 3 * nb: 9 + 3 * nb]])
 
     def logit(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Logit (speech > 0) of each window [lo, hi); hi > lo."""
-        return np.asarray(self.w) @ self.features(lo, hi)
+        return speech_model.load(self.model_sha256).logit(self.features(lo, hi))
 
 
 def region_bounds(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -262,7 +286,7 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
             continue
         r[:] = _min_runs(r, min_sp, min_mu, p[a:b], round(params.min_speech_in_music_s / fr))
         lo_sum = np.concatenate([[0.0], np.cumsum(_logodds(p[a:b]))])
-        r[:] = _refine(r, z[a:b], ev, a, params, sounding)
+        r[:] = _refine(r, z[a:b], ev, a, params, sounding, ws)
         fade = round(params.edge_fade_max_s / fr)
         for edge in (slice(0, fade), slice(len(r) - fade, len(r))):
             # a short, weakly speech-like stretch where music fades in or out is the music's
@@ -378,7 +402,7 @@ def spectral_change(ev: FrameEvidence, k: np.ndarray, lo: int, hi: int, params: 
 
 
 def _refine(r: np.ndarray, z: np.ndarray, ev: FrameEvidence, offset: int, params: AnalysisParams,
-            sounding: np.ndarray | None = None) -> np.ndarray:
+            sounding: np.ndarray | None = None, ws: WindowScore | None = None) -> np.ndarray:
     """Move each music/speech change inside a region (frames from ``offset``; ``z``: per-frame
     speech evidence of the region) to the split that best separates the evidence within
     ``boundary_search_s``: music->speech at the minimum of the running sum of z, speech->music
@@ -405,6 +429,15 @@ def _refine(r: np.ndarray, z: np.ndarray, ev: FrameEvidence, offset: int, params
             reach = round(params.change_window_s / fr) + params.fft_hop_frames
             score = score + params.change_weight * spectral_change(
                 ev, offset + k, offset + max(prev, lo - reach), offset + min(nxt, hi + reach), params, sounding)
+        if ws is not None and params.boundary_model_weight:
+            # the speech model on either side of each split: one-sided windows do not straddle it
+            k = offset + np.arange(lo, hi + 1)
+            w = round(params.boundary_model_window_s / fr)
+            left = ws.logit(np.maximum(k - w, offset + prev), np.maximum(k, offset + prev + 1))
+            right = ws.logit(np.minimum(k, offset + nxt - 1), np.minimum(k + w, offset + nxt))
+            cap = params.boundary_model_cap
+            gain = np.clip(left, -cap, cap) - np.clip(right, -cap, cap)
+            score = score + params.boundary_model_weight * (gain if r[c - 1] else -gain)
         best = lo + int(np.argmax(score))
         a, b = min(best, c), max(best, c)
         out[a:b] = r[c - 1] if best > c else r[c]

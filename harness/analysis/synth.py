@@ -262,7 +262,123 @@ UNSEEN = SourceSet(
     ("wesnoth-1.16-music", "xmoto-data", "neverball-common", "scorched3d-data", "funnyboat", "hyperrogue-music",
      "extremetuxracer-data", "asterisk-core-sounds-fr-wav", "asterisk-core-sounds-it-wav",
      "asterisk-core-sounds-ru-wav"))
-SOURCE_SETS = {"dev": DEV, "heldout": HELDOUT, "unseen": UNSEEN}
+# The training set of the 1.4 speech model (harness/analysis/train.py; docs/ANALYSIS.md, "Speech
+# model"): instrumental tracks from the other half of the package pool the final set was
+# drawn from, and prompts by two more voices (raw GSM).
+TRAIN_MUSIC = (
+    Path("/usr/share/gigalomania/music/gamemusic.ogg"),
+    Path("/usr/share/gigalomania/music/mainscreen.ogg"),
+    Path("/usr/share/games/marsshooter/audio/music/02_orphanage.ogg"),
+    Path("/usr/share/games/marsshooter/audio/music/03_fear.ogg"),
+    Path("/usr/share/games/marsshooter/audio/music/08_second_birth.ogg"),
+    Path("/usr/share/games/marsshooter/audio/music/09_wings_of_cruelty.ogg"),
+    Path("/usr/share/games/caveexpress/sounds/music-1.ogg"),
+    Path("/usr/share/games/caveexpress/sounds/music-2.ogg"),
+    Path("/usr/share/games/titanion/sounds/musics/ttn1.ogg"),
+    Path("/usr/share/games/titanion/sounds/musics/ttn2.ogg"),
+    Path("/usr/share/games/titanion/sounds/musics/ttn3.ogg"),
+    Path("/usr/share/games/plee-the-bear/music/boss.ogg"),
+    Path("/usr/share/games/plee-the-bear/music/castle.ogg"),
+    Path("/usr/share/games/plee-the-bear/music/quick-end.ogg"),
+    Path("/usr/share/games/amoebax/music/AngusBackground.ogg"),
+    Path("/usr/share/games/amoebax/music/K.QuitaBackground.ogg"),
+    Path("/usr/share/games/amoebax/music/Mr.BonesBackground.ogg"),
+    Path("/usr/share/games/amoebax/music/PenBackground.ogg"),
+    Path("/usr/share/games/amoebax/music/menu.ogg"),
+    Path("/usr/share/games/torus-trooper/sounds/musics/tt1.ogg"),
+    Path("/usr/share/games/torus-trooper/sounds/musics/tt2.ogg"),
+    Path("/usr/share/games/torus-trooper/sounds/musics/tt3.ogg"),
+    Path("/usr/share/games/torus-trooper/sounds/musics/tt4.ogg"),
+    Path("/usr/share/games/searchandrescue/music/in_flight01.wav"),
+    Path("/usr/share/games/searchandrescue/music/on_ground01.wav"),
+    Path("/usr/share/games/lugaru/Sounds/Music1Snow.ogg"),
+    Path("/usr/share/games/supertux2/music/antarctic/airship_2.ogg"),
+    Path("/usr/share/games/supertux2/music/antarctic/salcon.ogg"),
+    Path("/usr/share/games/supertux2/music/forest/forest-sprint.ogg"),
+    Path("/usr/share/games/supertux2/music/forest/greatgigantic.ogg"),
+    Path("/usr/share/games/supertux2/music/misc/halloween_1.ogg"),
+    Path("/usr/share/games/ardentryst/Music/Sempridge.ogg"),
+    Path("/usr/share/games/ardentryst/Music/Sempridge2.ogg"),
+    Path("/usr/share/games/ardentryst/Music/Story.ogg"),
+    Path("/usr/share/games/ardentryst/Music/World_Map.ogg"),
+    Path("/usr/share/games/ardentryst/Music/castle.ogg"),
+    Path("/usr/share/games/pathological/music/background.ogg"),
+    Path("/usr/share/games/pathological/music/intro.ogg"),
+    Path("/usr/share/starfighter/music/RE.ogg"),
+    Path("/usr/share/starfighter/music/frozen_jam.ogg"),
+    Path("/usr/share/starfighter/music/orbital_colossus.ogg"),
+    Path("/usr/share/starfighter/music/rise_of_spirit.ogg"),
+    Path("/usr/share/starfighter/music/space_dimensions.ogg"),
+    Path("/usr/share/games/trackballs/music/c64revival.ogg"),
+    Path("/usr/share/games/trackballs/music/crazy.ogg"),
+    Path("/usr/share/games/trackballs/music/tb_design.ogg"),
+    Path("/usr/share/games/trackballs/music/tb_hrluebke.ogg"),
+    Path("/usr/share/games/trackballs/music/tb_schizophrenia.ogg"),
+    Path("/usr/share/games/enigma/music/game/across_the_ice.ogg"),
+    Path("/usr/share/games/enigma/music/game/in_space.ogg"),
+    Path("/usr/share/games/enigma/music/game/on_the_water.ogg"),
+    Path("/usr/share/games/enigma/music/game/skull_stones.ogg"),
+    Path("/usr/share/games/enigma/music/menu/enigma_rag.ogg"),
+    Path("/usr/share/games/warmux/music/ingame/Mike_Errecart.-.Monkey-bubble.ogg"),
+    Path("/usr/share/games/warmux/music/ingame/Olivier_Militon.-.Apnee2.ogg"),
+    Path("/usr/share/games/warmux/music/ingame/Olivier_Militon.-.Vers_solitaire.ogg"),
+    Path("/usr/share/games/warmux/music/ingame/circux.ogg"),
+    Path("/usr/share/games/warmux/music/ingame/exoticux.ogg"),
+)
+TRAIN_PROMPTS = tuple(SOUNDS / "es" / f"{n}.gsm" for n in ("agent-alreadyon", "agent-incorrect", "agent-newlocation", "agent-user", "auth-incorrect", "conf-getchannel", "conf-getconfno", "conf-invalid", "conf-waitforleader", "demo-echotest", "demo-enterkeywords", "demo-nomatch", "dir-instr", "dir-intro", "pbx-invalidpark", "privacy-prompt", "privacy-unident", "queue-youarenext", "ss-noservice", "vm-incorrect-mailbox", "vm-intro", "vm-mailboxfull", "vm-msginstruct", "vm-nobox", "vm-forwardoptions")) + tuple(
+    SOUNDS / "fr" / f"{n}.gsm" for n in ("agent-alreadyon", "agent-incorrect", "agent-user", "auth-incorrect", "conf-getconfno", "conf-invalidpin", "conf-onlyone", "conf-waitforleader", "dictate/record_help", "dir-instr", "dir-intro", "invalid", "pbx-invalidpark", "priv-introsaved", "privacy-unident", "queue-periodic-announce", "queue-youarenext", "ss-noservice", "vm-forwardoptions", "vm-instructions", "vm-mismatch", "vm-newuser", "vm-nobox", "vm-rec-unv", "vm-tempgreeting2"))
+TRAIN = SourceSet(
+    "train", TRAIN_MUSIC, TRAIN_PROMPTS,
+    (("es", "Buenas tardes, gracias por llamar. Un agente le atenderá en breve."),
+     ("fr-fr", "Bonjour, merci de votre appel. Un conseiller va vous répondre."),
+     ("el", "Καλησπέρα, ευχαριστούμε για την κλήση σας. Παρακαλώ περιμένετε.")),
+    (("es", "Hola, le atiende Carmen. ¿En qué puedo ayudarle?"),
+     ("fr-fr", "Un instant, je regarde votre dossier."),
+     ("hu", "Jó napot, Katalin vagyok. Miben segíthetek?"),
+     ("ro", "Bună ziua, mulțumim pentru răbdare."),
+     ("id", "Selamat siang, ada yang bisa saya bantu?")),
+    ('amoebax-data', 'ardentryst', 'caveexpress-data', 'enigma-data', 'gigalomania-data', 'lugaru-data', 'marsshooter-data', 'pathological', 'plee-the-bear-data', 'searchandrescue-data', 'starfighter-data', 'supertux-data', 'titanion-data', 'torus-trooper-data', 'trackballs-data', 'warmux-data', 'asterisk-prompt-es-co', 'asterisk-prompt-fr-armelle'))
+# The final set, put together for analyzer 1.4 by a helper who never ran the analyzer
+# (docs/ANALYSIS.md, "Held-out sets"): twelve instrumental tracks from ten packages drawn at
+# random (seeded shuffle) from a pool of 32 game-music packages, whose other half trained the
+# 1.4 speech model; prompts by two voices used nowhere else; espeak-ng lines in five more
+# languages. Measured once per analyzer version, never used for a choice.
+FINAL_MUSIC = (
+    GAMES / "davegnukem/music/eric_matyas/Techno-Gameplay_Looping.ogg",
+    GAMES / "davegnukem/music/eric_matyas/8-Bit-Mayhem.ogg",
+    GAMES / "powermanga/sound/handheld_console/music_game.ogg",
+    GAMES / "hedgewars/Data/Music/Rock.ogg",
+    GAMES / "flare/mods/fantasycore/music/overworld_theme.ogg",
+    GAMES / "flare/mods/fantasycore/music/town_theme.ogg",
+    GAMES / "singularity/music/Nebula.ogg",
+    GAMES / "miceamaze/music/DST-Azum.ogg",
+    GAMES / "gunroar/sounds/musics/gr1.ogg",
+    GAMES / "hex-a-hop/hex-a-hop/music-game-1.ogg",
+    GAMES / "openclonk/Music.ocg/IslandDreams.ogg",
+    GAMES / "raincat/data/music/project_raincat.ogg",
+)
+FINAL_PROMPTS = tuple(SOUNDS / "es_MX_f_Allison" / f"{n}.wav" for n in (
+    "agent-alreadyon", "auth-incorrect", "conf-getconfno", "conf-now-recording", "confbridge-only-participant",
+    "confbridge-pin-bad", "demo-thanks", "dir-intro", "followme/pls-hold-while-try", "pbx-invalidpark",
+    "privacy-prompt", "queue-youarenext", "vm-mailboxfull", "vm-forward", "vm-tempgreeting2")) + tuple(
+    SOUNDS / "it_IT_f_Menardi" / f"{n}.wav" for n in (
+    "agent-incorrect", "auth-incorrect", "conf-getchannel", "conf-onlyperson", "confbridge-lock-extended",
+    "confbridge-pin", "demo-nogo", "dir-usingkeypad", "followme/sorry", "priv-introsaved", "vm-mismatch",
+    "vm-tmpexists", "vm-tempgreeting2", "vm-review", "pbx-invalidpark"))
+FINAL = SourceSet(
+    "final", FINAL_MUSIC, FINAL_PROMPTS,
+    (("fi", "Hyvää päivää ja kiitos soitostanne. Palvelemme teitä hetken kuluttua."),
+     ("cs", "Dobrý den, děkujeme za zavolání. Všichni operátoři jsou právě obsazeni."),
+     ("tr", "Merhaba, aradığınız için teşekkür ederiz. Lütfen hatta kalın.")),
+    (("fi", "Hei, täällä puhuu Liisa. Miten voin auttaa?"),
+     ("cs", "Dobrý den, u telefonu Petr. Jak vám mohu pomoci?"),
+     ("tr", "Bir dakika lütfen, hemen kontrol ediyorum."),
+     ("vi", "Xin chào, tôi là Lan. Tôi có thể giúp gì cho bạn?"),
+     ("ko", "안녕하세요, 상담원 김민수입니다. 무엇을 도와드릴까요?")),
+    ("davegnukem-data", "powermanga-data", "hedgewars-data", "flare-game", "singularity-music", "miceamaze",
+     "gunroar-data", "hex-a-hop-data", "openclonk-data", "raincat-data", "asterisk-core-sounds-es-wav",
+     "asterisk-prompt-it-menardi-wav"))
+SOURCE_SETS = {"dev": DEV, "heldout": HELDOUT, "unseen": UNSEEN, "final": FINAL, "train": TRAIN}
 
 
 def load_8k(path: Path, cache: Path) -> np.ndarray:
@@ -270,10 +386,11 @@ def load_8k(path: Path, cache: Path) -> np.ndarray:
     once with sox into ``cache`` (downmix, resample; ``-G`` guards against clipping: some
     tracks exceed full scale; ``-D``: no dither, which sox otherwise adds at random, so the
     same sources give the same set on every machine)."""
-    info = sf.info(str(path))
-    if info.samplerate == SR and info.channels == 1:
-        return read_8k(path)
-    out = cache / f"{path.stem.replace(' ', '_')}-8k.wav"
+    if path.suffix != ".gsm":  # raw GSM 06.10 (8 kHz, no header): only sox reads it
+        info = sf.info(str(path))
+        if info.samplerate == SR and info.channels == 1:
+            return read_8k(path)
+    out = cache / f"{path.parent.name}-{path.stem}-8k.wav".replace(" ", "_")  # same stems in two folders
     if not out.exists():
         if shutil.which("sox") is None:
             raise RuntimeError("sox is needed: apt-get install sox")
