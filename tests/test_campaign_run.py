@@ -192,6 +192,7 @@ def test_kill_9_mid_campaign_then_resume(short_lab: Lab, tmp_path: Path) -> None
 @pytest.mark.parametrize(("music", "seconds", "voice", "lead_s"), [
     ("moh_2", 20, "greeting_en", 0.12),  # gentle-en
     ("moh_1", 15, "agent_en", 0.32),  # hold music then the agent: honest-queue, drops-30/60
+    ("moh_1", 18, "agent_en", 0.32),  # as drops-30 plays it: 1.3 failed at 2 of 40 offsets
     ("moh_2", 15, "agent_en", 0.32),
     ("moh_3", 15, "agent_en", 0.32),
 ])
@@ -202,7 +203,8 @@ def test_lab_music_then_voice_at_any_frame_alignment(music: str, seconds: int, v
     150 ms), and nothing is a tone. Up to 1.2 a shift of 40-75 samples turned three tonal notes
     of moh_2 at 18 s into a busy tone and the music after them into speech (gentle-en's 1.75 s
     music-end error); the first 1.3 (a centred rhythm window) called the agent's first 1.8 s
-    music at 24-64 samples (survey errors of 2.1-2.3 s)."""
+    music at 24-64 samples (survey errors of 2.1-2.3 s); 1.3 still lost the agent's first
+    phrase after 18 s of moh_1 at 208 and 232 samples (fixed by 1.4's speech model)."""
     import soundfile as sf
 
     from harness.analysis import analyze_samples
