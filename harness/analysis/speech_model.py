@@ -41,8 +41,13 @@ class SpeechModel:
     def logit(self, x: np.ndarray) -> np.ndarray:
         """Logit of speech for inputs ``x`` (inputs x windows)."""
         z = (x - self.mean[:, None]) / self.scale[:, None]
-        h = np.maximum(self.w1 @ z + self.b1[:, None], 0.0)
-        return self.w2 @ h + self.b2
+        # einsum, not a matrix product: BLAS threads spin after each small product, which costs
+        # more CPU than the product (process time of a 60-minute file 8.0 s with @, see
+        # docs/BENCHMARKS.md "Analyzer 1.4")
+        h = np.einsum("hi,in->hn", self.w1, z)
+        h += self.b1[:, None]
+        np.maximum(h, 0.0, out=h)
+        return np.einsum("h,hn->n", self.w2, h) + self.b2
 
     def to_dict(self) -> dict[str, object]:
         return {"inputs": list(INPUTS), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
