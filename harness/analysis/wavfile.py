@@ -18,7 +18,12 @@ from harness.analysis.model import DEFAULT, AnalysisParams, AnalysisResult, Segm
 from harness.analysis.segmenter import frame_labels, labels_to_segments
 from harness.errors import BadInput
 
-BLOCK_S = 120.0
+# 300 s blocks at the analysis rate: each block pays 2 x MARGIN_S of context, so 120 s blocks
+# cost a third more CPU (a 60-minute file 850x real time instead of 1275x; docs/BENCHMARKS.md,
+# "Analyzer 1.4"). Input at a higher rate is resampled a block at a time, by FFT: its blocks
+# stay at 120 s so that memory stays near that of 8 kHz (a 48 kHz block is 6x the samples).
+BLOCK_S = 300.0
+BLOCK_RESAMPLED_S = 120.0
 MARGIN_S = 20.0
 
 
@@ -54,7 +59,8 @@ def analyze_file(path: Path, params: AnalysisParams = DEFAULT) -> AnalysisResult
     with open_recording(path) as f:
         sr, total = f.samplerate, f.frames
         frame_in = round(params.frame_s * sr)
-        block = int(BLOCK_S / params.frame_s) * frame_in
+        block_s = BLOCK_S if sr == params.analysis_rate_hz else BLOCK_RESAMPLED_S
+        block = int(block_s / params.frame_s) * frame_in
         margin = int(MARGIN_S / params.frame_s) * frame_in
         segments: list[Segment] = []
         pos = 0
