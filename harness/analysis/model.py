@@ -70,9 +70,6 @@ class AnalysisParams:
     window_s: float = 1.0
     speech_model_sha256: str = "6a1e5de43db0ed537dc05a56ba4cfc127404ad661006c623fae0c9630dbf8399"
     low_energy_db: float = 10.0  # a frame this far below its window's mean level is a pause
-    # caps on the energy-dynamics inputs (window std of frame dB, spectral flux, |dB change|):
-    # beyond speech's typical values more dynamics is no more speech-like (staccato notes
-    # separated by silent gaps have more than any speech)
     # rhythm: periodicity of the onsets at beat lags in the rhythm_window_s before and after
     # each frame (segmenter.rhythm_strength)
     rhythm_window_s: float = 3.0
@@ -80,6 +77,9 @@ class AnalysisParams:
     rhythm_min_lag_s: float = 0.3
     rhythm_max_lag_s: float = 1.0
     rhythm_lag_step_s: float = 0.02
+    # caps on the energy-dynamics inputs (window std of frame dB, spectral flux, |dB change|):
+    # beyond speech's typical values more dynamics is no more speech-like (staccato notes
+    # separated by silent gaps have more than any speech)
     score_std_cap_db: float = 6.0
     score_flux_cap_db: float = 9.0
     score_step_cap_db: float = 3.5

@@ -343,7 +343,7 @@ def _min_runs(r: np.ndarray, min_sp: int, min_mu: int, p: np.ndarray, min_sp_inn
 
 def frame_score(ws: WindowScore, ev: FrameEvidence, sounding: np.ndarray, params: AnalysisParams) -> np.ndarray:
     """Per-frame speech evidence: a linear window model (``boundary_weights``: the 1.1 model,
-    without the caps and the partials of ``score_weights``, which do not split into per-frame
+    without the caps and the partials of 1.3's window score, which do not split into per-frame
     terms) split into per-frame terms, whose mean over a window is close to its logit. The std of frame dB becomes the frame's
     |dB - mean dB of the sounding frames within +-window_s/2| (x 1.25: E|x - m| = 0.8 sigma for
     a normal x); only sounding frames (``sounding``: activity before pauses are bridged) make
