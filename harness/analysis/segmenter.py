@@ -89,10 +89,7 @@ def rhythm_strength(energy_db: np.ndarray, params: AnalysisParams,
     w = round(params.rhythm_window_s / fr)
     need = round(params.rhythm_min_window_s / fr)
     i = np.arange(n)
-    if active is None:
-        rstart, rend = np.zeros(n, int), np.full(n, n)
-    else:
-        rstart, rend = region_bounds(active)
+    rstart, rend = _bounds_or_whole(active, n)
     windows = [(np.maximum(i - w, rstart), np.minimum(i + 1, rend)), (i, np.minimum(i + w, rend))]
     c1 = np.concatenate([[0.0], np.cumsum(o)])  # sums of o and o^2 serve every lag
     c2 = np.concatenate([[0.0], np.cumsum(o * o)])
@@ -150,10 +147,7 @@ class WindowScore:
         cols += list(shape_f) + list(shape_f * shape_f) + list(np.repeat(change, hop, axis=0)[:n].T)
         # low-energy frames: more than low_energy_db below the mean frame dB within +-window_s/2
         # of the frame's active region (the pauses between syllables and words)
-        if active is None:
-            rstart, rend = np.zeros(n, int), np.full(n, n)
-        else:
-            rstart, rend = region_bounds(active)
+        rstart, rend = _bounds_or_whole(active, n)
         local = region_mean(edb, round(params.window_s / params.frame_s / 2), rstart, rend)
         cols.append((edb < local - params.low_energy_db).astype(np.float64))
         self.cs = np.zeros((len(cols), n + 1))
@@ -194,6 +188,13 @@ def region_bounds(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(n, int), np.ones(n, int)
     rid = np.clip(np.cumsum(np.isin(np.arange(n), s)) - 1, 0, len(s) - 1)
     return s[rid], e[rid]
+
+
+def _bounds_or_whole(active: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``region_bounds(active)``, or the whole signal as one region when ``active`` is None."""
+    if active is None:
+        return np.zeros(n, int), np.full(n, n)
+    return region_bounds(active)
 
 
 def window_bounds(active: np.ndarray, params: AnalysisParams) -> tuple[np.ndarray, np.ndarray]:

@@ -111,6 +111,13 @@ def activity(x: np.ndarray, bridge_s: float = 0.4) -> np.ndarray:
     return out
 
 
+def at_level(x: np.ndarray, level_db: float) -> np.ndarray:
+    """``x`` scaled so that its active part (``activity``; the whole clip if none) has an RMS
+    of ``level_db`` dBFS."""
+    act = activity(x)
+    return x * db(level_db - rms_db(x[act] if act.any() else x))
+
+
 @dataclass
 class Call:
     """A call under construction: audio, per-sample labels and boundary events (seconds)."""
@@ -156,7 +163,7 @@ class Call:
     def clip(self, x: np.ndarray, label: Label, level_db: float, bed: np.ndarray | None = None) -> None:
         """Add a clean clip labelled ``label`` where active (silence elsewhere), optionally over
         a music bed (then the inactive parts are music)."""
-        x = x * db(level_db - rms_db(x[activity(x)] if activity(x).any() else x))
+        x = at_level(x, level_db)
         act = activity(x)
         lab = np.where(act, LABEL_CODE[label], LABEL_CODE[Label.SILENCE])
         if bed is not None:

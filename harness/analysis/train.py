@@ -55,17 +55,12 @@ def _ulaw(x: np.ndarray) -> np.ndarray:
     return pcm.astype(np.float32) / 32768
 
 
-def _level(x: np.ndarray, level_db: float) -> np.ndarray:
-    act = synth.activity(x)
-    return x * synth.db(level_db - synth.rms_db(x[act] if act.any() else x))
-
-
 def _stream(clips: list[np.ndarray], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Clips in random order at random levels with 0.3-1.5 s pauses over a -65 dBFS noise
     floor; returns the audio and its per-20 ms-frame speech mask (oracle activity)."""
     parts, mask = [], []
     for i in rng.permutation(len(clips)):
-        c = _level(clips[int(i)], float(rng.uniform(-26, -16)))
+        c = synth.at_level(clips[int(i)], float(rng.uniform(-26, -16)))
         gap = np.zeros(int(rng.uniform(0.3, 1.5) * synth.SR), np.float32)
         parts += [c, gap]
         mask += [synth.activity(c), np.zeros(len(gap), bool)]
@@ -94,7 +89,7 @@ def corpus(cache: Path, sets: tuple[str, ...] = TRAIN_SETS, params: AnalysisPara
         ss = synth.SOURCE_SETS[name]
         src = synth.Sources(cache / name, ss)
         for path, m in zip(ss.music, src.moh):
-            m = _level(m, float(rng.uniform(-28, -18)))
+            m = synth.at_level(m, float(rng.uniform(-28, -18)))
             beds.append(m)
             add(window_rows(_ulaw(m), None, params), 0, f"m:{group_of(path)}")
         voices: dict[str, list[np.ndarray]] = {f"espeak-{name}": src.greetings + src.agent}
@@ -105,7 +100,7 @@ def corpus(cache: Path, sets: tuple[str, ...] = TRAIN_SETS, params: AnalysisPara
             add(window_rows(_ulaw(x), mask, params), 1, f"s:{voice}")
             bed = np.resize(beds[int(rng.integers(len(beds)))], len(x))
             speech_db = synth.rms_db(x[: len(mask) * 160][np.repeat(mask, 160)]) if mask.any() else -22.0
-            bed = _level(bed, speech_db - float(rng.uniform(6, 14)))
+            bed = synth.at_level(bed, speech_db - float(rng.uniform(6, 14)))
             add(window_rows(_ulaw(x + bed), mask, params), 1, f"s:{voice}")
         if progress:
             print(f"  {name}: {sum(len(v) for v in xs)} rows so far", flush=True)
