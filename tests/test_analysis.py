@@ -51,7 +51,7 @@ def assert_tiling(segments: list[Segment], duration_s: float) -> None:
 
 def test_analyzer_id_names_version_and_param_hash() -> None:
     a = analyzer_id(DEFAULT)
-    assert a.startswith("harness-phases/1.4+") and len(a.split("+")[1]) == 8
+    assert a.startswith("harness-phases/1.5+") and len(a.split("+")[1]) == 8
     assert analyzer_id(AnalysisParams()) == a
     assert analyzer_id(AnalysisParams(min_music_s=2.0)) != a
 
@@ -138,12 +138,15 @@ def test_staccato_music_is_music_and_the_greeting_after_it_speech() -> None:
 
 
 def test_announcement_over_music_is_speech() -> None:
+    """The voice starts 0.07 s into the clip (5.07 s); its start is held to the issue's
+    boundary target, 300 ms (1.4 put it 0.22 s early, 1.5 0.26 s: the music just before
+    rises and scores speech-like)."""
     bed = real(MOH, 30.0, 14.0, -22.0)  # (60-68 s of this track is sparse and scores speech-like)
     speech = real(PROMPT, 0.0, 4.0, -16.0)
     bed[5 * SR: 5 * SR + len(speech)] += speech
     segs = analyze_samples(pcm16(bed), SR)
     sp = spans(segs, Label.SPEECH)
-    assert sp and sp[0][0] == pytest.approx(5.0, abs=0.2)
+    assert sp and sp[0][0] == pytest.approx(5.07, abs=0.3)
     assert sum(e - s for s, e in sp) >= 1.5
     assert covered(segs, Label.MUSIC, 0.0, 4.5) > 0.95
 

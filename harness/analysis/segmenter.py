@@ -277,7 +277,6 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
     init = np.full(n, -1, np.int8)
     init[s] = (p[s] >= 0.5).astype(np.int8)
     speech = hysteresis(p >= params.speech_on, p <= params.speech_off, init) & active
-    z = frame_score(ws, ev, sounding, params)
     min_sp = round(params.min_speech_s / fr)
     min_mu = round(params.min_music_s / fr)
     for a, b in zip(s, e):
@@ -287,7 +286,7 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
             continue
         r[:] = _min_runs(r, min_sp, min_mu, p[a:b], round(params.min_speech_in_music_s / fr))
         lo_sum = np.concatenate([[0.0], np.cumsum(_logodds(p[a:b]))])
-        r[:] = _refine(r, z[a:b], ev, a, params, sounding, ws)
+        r[:] = _refine(r, _logodds(p[a:b]), ev, a, params, sounding, ws)
         fade = round(params.edge_fade_max_s / fr)
         for edge in (slice(0, fade), slice(len(r) - fade, len(r))):
             # a short, weakly speech-like stretch where music fades in or out is the music's
@@ -342,28 +341,6 @@ def _min_runs(r: np.ndarray, min_sp: int, min_mu: int, p: np.ndarray, min_sp_inn
         out[st[best]:en[best]] = not val[best]
 
 
-def frame_score(ws: WindowScore, ev: FrameEvidence, sounding: np.ndarray, params: AnalysisParams) -> np.ndarray:
-    """Per-frame speech evidence: a linear window model (``boundary_weights``: the 1.1 model,
-    without the caps and the partials of 1.3's window score, which do not split into per-frame
-    terms) split into per-frame terms, whose mean over a window is close to its logit. The std of frame dB becomes the frame's
-    |dB - mean dB of the sounding frames within +-window_s/2| (x 1.25: E|x - m| = 0.8 sigma for
-    a normal x); only sounding frames (``sounding``: activity before pauses are bridged) make
-    that mean, so a pause right after music does not make the music's last frames speech-like."""
-    n = ev.n
-    edb = np.maximum(ev.energy_db, -80.0).astype(np.float64)
-    half = round(params.window_s / params.frame_s / 2)
-    i = np.arange(n)
-    lo, hi = np.maximum(i - half, 0), np.minimum(i + half + 1, n)
-    cs_n = np.concatenate([[0], np.cumsum(sounding)])
-    cs_e = np.concatenate([[0.0], np.cumsum(np.where(sounding, edb, 0.0))])
-    cnt = cs_n[hi] - cs_n[lo]
-    mean = np.where(cnt > 0, (cs_e[hi] - cs_e[lo]) / np.maximum(cnt, 1), (ws.cs[0, hi] - ws.cs[0, lo]) / (hi - lo))
-    hop = params.fft_hop_frames
-    w = params.boundary_weights
-    return (w[0] + w[1] * 1.25 * np.abs(edb - mean) + w[2] * np.repeat(ev.persist, hop)[:n]
-            + w[3] * np.repeat(ev.flux, hop)[:n] + w[4] * np.abs(np.diff(edb, prepend=edb[:1])))
-
-
 def spectral_change(ev: FrameEvidence, k: np.ndarray, lo: int, hi: int, params: AnalysisParams,
                     sounding: np.ndarray | None = None) -> np.ndarray:
     """Gaussian log-likelihood gain (diagonal, per band) of splitting the band log-energies of
@@ -402,14 +379,18 @@ def spectral_change(ev: FrameEvidence, k: np.ndarray, lo: int, hi: int, params: 
     return nll(a, e) - nll(a, j) - nll(j, e)
 
 
-def _refine(r: np.ndarray, z: np.ndarray, ev: FrameEvidence, offset: int, params: AnalysisParams,
-            sounding: np.ndarray | None = None, ws: WindowScore | None = None) -> np.ndarray:
-    """Move each music/speech change inside a region (frames from ``offset``; ``z``: per-frame
-    speech evidence of the region) to the split that best separates the evidence within
-    ``boundary_search_s``: music->speech at the minimum of the running sum of z, speech->music
-    at its maximum (additive per-frame evidence does not smear a change the way a window
-    straddling it does), plus ``change_weight`` x the spectral change at the split (a voice
-    and music differ in timbre where one cuts into the other)."""
+def _refine(r: np.ndarray, lo_p: np.ndarray, ev: FrameEvidence, offset: int, params: AnalysisParams,
+            sounding: np.ndarray, ws: WindowScore) -> np.ndarray:
+    """Move each music/speech change inside a region (frames from ``offset``) to the split
+    within ``boundary_search_s`` that best separates the two sides: ``boundary_model_weight``
+    x the speech model's logit on one side minus on the other (one-sided windows of
+    ``boundary_model_window_s``, which do not straddle the split; each logit capped), plus
+    ``change_weight`` x the spectral change at the split (a voice and music differ in timbre
+    where one cuts into the other), plus ``boundary_logodds_weight`` x the running sum of
+    ``lo_p`` (per-frame capped log-odds of the window speech probability): a move that
+    relabels frames the windows call firmly one thing costs. 1.4 also summed a per-frame linear score (the 1.1 model
+    split into frame terms), which on music the model had not heard dragged changes up to
+    1.2 s into the music (docs/ANALYSIS.md, "Boundaries (1.5)")."""
     changes = np.flatnonzero(r[1:] != r[:-1]) + 1
     if len(changes) == 0:
         return r
@@ -423,22 +404,20 @@ def _refine(r: np.ndarray, z: np.ndarray, ev: FrameEvidence, offset: int, params
         lo, hi = max(c - span, prev + side), min(c + span, nxt - side)
         if hi - lo < 2:
             continue
-        run = np.concatenate([[0.0], np.cumsum(z[lo:hi])])
-        score = run if r[c - 1] else -run
-        if params.change_weight:
-            k = np.arange(lo, hi + 1)
-            reach = round(params.change_window_s / fr) + params.fft_hop_frames
-            score = score + params.change_weight * spectral_change(
-                ev, offset + k, offset + max(prev, lo - reach), offset + min(nxt, hi + reach), params, sounding)
-        if ws is not None and params.boundary_model_weight:
-            # the speech model on either side of each split: one-sided windows do not straddle it
-            k = offset + np.arange(lo, hi + 1)
-            w = round(params.boundary_model_window_s / fr)
-            left = ws.logit(np.maximum(k - w, offset + prev), np.maximum(k, offset + prev + 1))
-            right = ws.logit(np.minimum(k, offset + nxt - 1), np.minimum(k + w, offset + nxt))
-            cap = params.boundary_model_cap
-            gain = np.clip(left, -cap, cap) - np.clip(right, -cap, cap)
-            score = score + params.boundary_model_weight * (gain if r[c - 1] else -gain)
+        run = np.concatenate([[0.0], np.cumsum(lo_p[lo:hi])])
+        score = params.boundary_logodds_weight * (run if r[c - 1] else -run)
+        k = np.arange(lo, hi + 1)
+        reach = round(params.change_window_s / fr) + params.fft_hop_frames
+        score = score + params.change_weight * spectral_change(
+            ev, offset + k, offset + max(prev, lo - reach), offset + min(nxt, hi + reach), params, sounding)
+        # the speech model on either side of each split: one-sided windows do not straddle it
+        w = round(params.boundary_model_window_s / fr)
+        k = k + offset
+        left = ws.logit(np.maximum(k - w, offset + prev), np.maximum(k, offset + prev + 1))
+        right = ws.logit(np.minimum(k, offset + nxt - 1), np.minimum(k + w, offset + nxt))
+        cap = params.boundary_model_cap
+        gain = np.clip(left, -cap, cap) - np.clip(right, -cap, cap)  # > 0: speech, then music
+        score = score + params.boundary_model_weight * (gain if r[c - 1] else -gain)
         best = lo + int(np.argmax(score))
         a, b = min(best, c), max(best, c)
         out[a:b] = r[c - 1] if best > c else r[c]
