@@ -9,13 +9,14 @@ BIN := $(VENV)/bin
 MEDIA := build/media
 # Debian packages the lab media, the tests and the peers need.
 SYSPKGS := sip-tester kamailio espeak-ng sox asterisk-moh-opsound-wav asterisk-core-sounds-en-wav iproute2 chromium
-# Only for `make bench`: the held-out and unseen music and voices of the phase-analysis benchmark
-# (docs/ANALYSIS.md, "Held-out sets"; about 700 MB of game music and prompts).
+# Only for `make bench`: the held-out, unseen, validation and final music and voices of the
+# phase-analysis benchmark (docs/ANALYSIS.md, "Held-out sets"; about 900 MB of game music and prompts).
 BENCHPKGS := lincity-ng-data colobot-common-sounds hyperrogue-music extremetuxracer-data freeciv-data \
   frozen-bubble-data lordsawar-data wesnoth-1.16-music xmoto-data neverball-common scorched3d-data funnyboat \
   asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav \
   davegnukem-data powermanga-data hedgewars-data flare-game singularity-music miceamaze gunroar-data \
-  hex-a-hop-data openclonk-data raincat-data asterisk-core-sounds-es-wav asterisk-prompt-it-menardi-wav
+  hex-a-hop-data openclonk-data raincat-data asterisk-core-sounds-es-wav asterisk-prompt-it-menardi-wav \
+  angrydd fillets-ng-data mu-cade-data pax-britannica-data planetblupi-music-ogg seahorse-adventures
 # Only for `make train`: the other half of the game-music pool and two more voices, which train
 # the speech model with the sets above (docs/ANALYSIS.md, "Speech model").
 TRAINPKGS := gigalomania-data marsshooter-data caveexpress-data titanion-data plee-the-bear-data amoebax-data \

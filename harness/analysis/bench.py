@@ -311,7 +311,7 @@ def main() -> None:
         print("\n".join(targets(g711, speed_x)))
     src = [p for p in paths if p.name.endswith("-ulaw.wav")]
     print("\n".join(memory_and_speed(args.set, src)))
-    for name in ("heldout", "unseen", "final"):
+    for name in ("heldout", "unseen", "val", "final"):
         print("\n".join(held_out(name, args.set.parent / f"analysis-{name}", args.seeds, not args.no_baselines)))
     print("\n".join(whole_tracks(args.set)))
 
@@ -337,7 +337,7 @@ def whole_tracks(set_dir: Path) -> list[str]:
     for minutes must not turn into speech anywhere."""
     lines = ["\n## Whole real music tracks, µ-law 8 kHz: stretches labelled speech\n",
              "| set | track | length | speech | stretches |", "|---|---|---:|---:|---|"]
-    for name, sources in [("dev", DEV)] + [(n, SOURCE_SETS[n]) for n in ("heldout", "unseen", "final")]:
+    for name, sources in [("dev", DEV)] + [(n, SOURCE_SETS[n]) for n in ("heldout", "unseen", "val", "final")]:
         if sources.missing():
             lines.append(f"| {name} | (not installed) | | | |")
             continue
