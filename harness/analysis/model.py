@@ -113,11 +113,19 @@ class AnalysisParams:
     boundary_model_weight: float = 6.0
     boundary_model_window_s: float = 0.4
     boundary_model_cap: float = 6.0
+    # ... and boundary_model_long_weight x the same over boundary_model_long_s windows: a split
+    # inside speech between a word's end and the next word can look like music then speech
+    # over 0.4 s, not over 1 s (a lab greeting after moh_1 started 1.1 s late without it)
+    boundary_model_long_s: float = 1.0
+    boundary_model_long_weight: float = 3.0
     # ... plus boundary_logodds_weight x the summed log-odds of the window speech probability
     # (capped at +-4 a frame) over the frames a move would relabel: moving a change across
     # frames the windows call firmly speech or music costs (an announcement over music kept
     # its last 1.8 s without it)
     boundary_logodds_weight: float = 0.1
+    # splits scoring within boundary_tie_margin of the best, when contiguous, count as one:
+    # the change goes to their centre (lab gentle calls: music end 66 ms late without it)
+    boundary_tie_margin: float = 10.0
     pause_snap_s: float = 0.16  # a pause this close to a music/speech change is silence between them
     # tones
     tone_purity: float = 0.90  # energy share of the two strongest spectral peaks

@@ -384,13 +384,14 @@ def _refine(r: np.ndarray, lo_p: np.ndarray, ev: FrameEvidence, offset: int, par
     """Move each music/speech change inside a region (frames from ``offset``) to the split
     within ``boundary_search_s`` that best separates the two sides: ``boundary_model_weight``
     x the speech model's logit on one side minus on the other (one-sided windows of
-    ``boundary_model_window_s``, which do not straddle the split; each logit capped), plus
+    ``boundary_model_window_s``, which do not straddle the split; each logit capped), and
+    ``boundary_model_long_weight`` x the same over ``boundary_model_long_s``, plus
     ``change_weight`` x the spectral change at the split (a voice and music differ in timbre
     where one cuts into the other), plus ``boundary_logodds_weight`` x the running sum of
     ``lo_p`` (per-frame capped log-odds of the window speech probability): a move that
-    relabels frames the windows call firmly one thing costs. 1.4 also summed a per-frame linear score (the 1.1 model
-    split into frame terms), which on music the model had not heard dragged changes up to
-    1.2 s into the music (docs/ANALYSIS.md, "Boundaries (1.5)")."""
+    relabels frames the windows call firmly one thing costs. 1.4 also summed a per-frame
+    linear score (the 1.1 model split into frame terms), which on music the model had not
+    heard dragged changes up to 1.2 s into the music (docs/ANALYSIS.md, "Boundaries (1.5)")."""
     changes = np.flatnonzero(r[1:] != r[:-1]) + 1
     if len(changes) == 0:
         return r
@@ -411,17 +412,32 @@ def _refine(r: np.ndarray, lo_p: np.ndarray, ev: FrameEvidence, offset: int, par
         score = score + params.change_weight * spectral_change(
             ev, offset + k, offset + max(prev, lo - reach), offset + min(nxt, hi + reach), params, sounding)
         # the speech model on either side of each split: one-sided windows do not straddle it
-        w = round(params.boundary_model_window_s / fr)
         k = k + offset
-        left = ws.logit(np.maximum(k - w, offset + prev), np.maximum(k, offset + prev + 1))
-        right = ws.logit(np.minimum(k, offset + nxt - 1), np.minimum(k + w, offset + nxt))
         cap = params.boundary_model_cap
-        gain = np.clip(left, -cap, cap) - np.clip(right, -cap, cap)  # > 0: speech, then music
-        score = score + params.boundary_model_weight * (gain if r[c - 1] else -gain)
-        best = lo + int(np.argmax(score))
+        for win_s, weight in ((params.boundary_model_window_s, params.boundary_model_weight),
+                              (params.boundary_model_long_s, params.boundary_model_long_weight)):
+            if not weight:
+                continue
+            w = round(win_s / fr)
+            left = ws.logit(np.maximum(k - w, offset + prev), np.maximum(k, offset + prev + 1))
+            right = ws.logit(np.minimum(k, offset + nxt - 1), np.minimum(k + w, offset + nxt))
+            gain = np.clip(left, -cap, cap) - np.clip(right, -cap, cap)  # > 0: speech, then music
+            score = score + weight * (gain if r[c - 1] else -gain)
+        best = lo + _plateau_centre(score, params.boundary_tie_margin)
         a, b = min(best, c), max(best, c)
         out[a:b] = r[c - 1] if best > c else r[c]
     return out
+
+
+def _plateau_centre(score: np.ndarray, margin: float) -> int:
+    """Index of the best split: the centre of the splits scoring within ``margin`` of the
+    maximum when they are one contiguous run (a plateau: the capped model logits saturate
+    on both sides of a change wherever a short low-level gap lies between music and a
+    voice, and the first or last of them is biased by up to the gap), else the maximum."""
+    near = np.flatnonzero(score >= score.max() - margin)
+    if near[-1] - near[0] == len(near) - 1:
+        return int(near[(len(near) - 1) // 2])
+    return int(np.argmax(score))
 
 
 def _pause_at_change(r: np.ndarray, active: np.ndarray, sounding: np.ndarray, params: AnalysisParams) -> None:
