@@ -285,8 +285,9 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
             r[:] = p[a:b].mean() >= 0.5
             continue
         r[:] = _min_runs(r, min_sp, min_mu, p[a:b], round(params.min_speech_in_music_s / fr))
-        lo_sum = np.concatenate([[0.0], np.cumsum(_logodds(p[a:b]))])
-        r[:] = _refine(r, _logodds(p[a:b]), ev, a, params, sounding, ws)
+        lo_p = _logodds(p[a:b])
+        lo_sum = np.concatenate([[0.0], np.cumsum(lo_p)])
+        r[:] = _refine(r, lo_p, ev, a, params, sounding, ws)
         fade = round(params.edge_fade_max_s / fr)
         for edge in (slice(0, fade), slice(len(r) - fade, len(r))):
             # a short, weakly speech-like stretch where music fades in or out is the music's
