@@ -13,7 +13,9 @@ import asyncio
 import json
 import logging
 import os
+import queue
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,7 @@ T1_S = 0.5
 MIN_PHASE_S = 0.025  # gaps shorter than a frame between two sources are not phases
 LEAD_SILENCE_DBFS = -45.0  # a media file is audible from its first frame above this level
 SPEECH_DBFS = -40.0  # caller energy above this counts as speaking (agent replies)
+LATE_TICK_S = 0.06  # the media clock logs a warning when a tick is this late (a hole in every call's RTP)
 
 
 class CallEnded(Exception):
@@ -235,6 +238,50 @@ class LabCall:
         }
 
 
+class _TruthWriter:
+    """Appends truth lines (write, flush, fsync) from its own thread, in order.
+
+    The event loop also runs the 20 ms media clock: an fsync there (over 200 ms on a busy
+    disk) was a hole in every call's RTP, which the caller's jitter buffer turned into
+    concealment and a lasting delay of what followed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "a", encoding="utf-8")
+        self._lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="lab-truth", daemon=True)
+        self._thread.start()
+
+    def write(self, line: str) -> None:
+        self._lines.put(line)
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            batch = [self._lines.get()]
+            while True:  # whatever else is already queued goes in the same fsync
+                try:
+                    batch.append(self._lines.get_nowait())
+                except queue.Empty:
+                    break
+            done = None in batch
+            text = "".join(line for line in batch if line is not None)
+            if text:
+                try:
+                    self._file.write(text)
+                    self._file.flush()
+                    os.fsync(self._file.fileno())
+                except OSError:
+                    log.exception("lab: cannot write the truth file")
+        self._file.close()
+
+    def close(self) -> None:
+        """Write what is queued, then close the file."""
+        self._lines.put(None)
+        self._thread.join()
+
+
 class LabServer(asyncio.DatagramProtocol):
     """Serves the hotlines of a ``LabConfig``; ``await start()``, then ``await stop()``."""
 
@@ -248,7 +295,7 @@ class LabServer(asyncio.DatagramProtocol):
         self.port = port
         self.max_calls = max_calls
         self.truth_path = truth_path
-        self._truth_file = None
+        self._truth: _TruthWriter | None = None
         self.hotlines = {h.number: h for h in config.hotlines}
         self.calls: dict[str, LabCall] = {}
         self._counts: dict[str, int] = {}
@@ -262,9 +309,14 @@ class LabServer(asyncio.DatagramProtocol):
     async def start(self) -> int:
         """Bind the SIP socket and start the media clock; returns the bound port."""
         loop = asyncio.get_running_loop()
+        # Encode every file for both laws and find its lead now, not on the event loop when a call
+        # first plays it (a 90 s file took 35-60 ms, more on a loaded CPU: a hole in every stream).
+        for name in self.media:
+            self._lead_s(name)
+            for pt in (0, 8):
+                self._codes(name, pt)
         if self.truth_path is not None:
-            self.truth_path.parent.mkdir(parents=True, exist_ok=True)
-            self._truth_file = open(self.truth_path, "a", encoding="utf-8")
+            self._truth = _TruthWriter(self.truth_path)
         try:
             self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(self.bind, self.port))
         except OSError as exc:
@@ -293,20 +345,27 @@ class LabServer(asyncio.DatagramProtocol):
             task.cancel()
         if self.transport:
             self.transport.close()
-        if self._truth_file:
-            self._truth_file.close()
+        if self._truth:
+            self._truth.close()
 
     async def _media_clock(self) -> None:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         n = 0
+        late = False
         while True:
             n += 1
             delay = t0 + n * FRAME_S - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            elif delay < -0.2:  # we fell far behind (stall): resynchronise rather than burst
-                t0 = loop.time() - n * FRAME_S
+                late = False
+            else:
+                if delay < -LATE_TICK_S and not late and self.calls:
+                    log.warning("lab: media clock %.0f ms late (the event loop was blocked or starved)",
+                                -delay * 1000)
+                    late = True
+                if delay < -0.2:  # we fell far behind (stall): resynchronise rather than burst
+                    t0 = loop.time() - n * FRAME_S
             wall = time.time()
             for call in list(self.calls.values()):
                 if call.rtp is not None and call.hangup_by is None:
@@ -481,10 +540,8 @@ class LabServer(asyncio.DatagramProtocol):
         call.ended.set()
         if call.task is not None and call.task is not asyncio.current_task():
             call.task.cancel()
-        if self._truth_file is not None:
-            self._truth_file.write(json.dumps(call.truth()) + "\n")
-            self._truth_file.flush()
-            os.fsync(self._truth_file.fileno())
+        if self._truth is not None:
+            self._truth.write(json.dumps(call.truth()) + "\n")
         if call.final_code is None or call.final_code < 300 or call.acked:
             asyncio.get_running_loop().call_later(35.0, self.calls.pop, call.call_id, None)
 

@@ -178,6 +178,7 @@ class _Active:
     last_reason: str | None = None
     events: list[tuple[float, str, int | None, str | None]] = field(default_factory=list)
     done: bool = False
+    partial_due: bool = False  # a callback changed the timeline; poll() writes the partial file
 
 
 class _Call(pj.Call):
@@ -382,6 +383,9 @@ class SipEngine:
         """Pump pjsua once, apply timers, and return the calls that have ended since."""
         assert self._ep is not None
         self._ep.libHandleEvents(timeout_ms)
+        for act in list(self._active.values()):
+            if act.partial_due and not act.done:
+                self._write_partial(act)
         now = time.monotonic()
         for act in list(self._active.values()):
             if act.done or act.call is None:
@@ -467,7 +471,11 @@ class SipEngine:
             # Call reference: a stale Call destroyed later would hang up a reused call id.
             act.recorder = None
             act.call = None
-        self._write_partial(act)
+        # Not written here: pjsua calls this for a 183 with SDP after the audio stream exists
+        # and before onCallMediaState connects the recorder. A file write that blocks (100-150 ms
+        # on a busy disk) left that much RTP queued in the jitter buffer, which pjmedia then
+        # discarded 10 ms at a time through the first seconds of the recording.
+        act.partial_due = True
 
     def _on_media(self, uid: str, call: _Call) -> None:
         act = self._active.get(uid)
@@ -488,7 +496,7 @@ class SipEngine:
             if port != act.rec_port:
                 am.startTransmit(act.recorder)
                 act.rec_port = port
-        self._write_partial(act)
+        act.partial_due = True
 
     def _callback_error(self, uid: str, exc: Exception) -> None:
         act = self._active.get(uid)
@@ -526,6 +534,7 @@ class SipEngine:
 
     def _write_partial(self, act: _Active) -> None:
         """Keep a partial timeline on disk so a killed worker's call is not lost."""
+        act.partial_due = False
         msgs = list(self._sink.by_call_id.get(act.call_id, [])) if (self._sink and act.call_id) else []
         rec = build_record(act.spec, act.call_id or None, msgs, act, self._utc, None)
         path = act.spec.out_dir / f"{act.spec.call_uid}.events.partial.json"
