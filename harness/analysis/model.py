@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 ANALYZER_NAME = "harness-phases"
-ANALYZER_VERSION = "1.5"
+ANALYZER_VERSION = "1.6"
 
 
 class Label(str, Enum):
@@ -118,6 +118,12 @@ class AnalysisParams:
     # over 0.4 s, not over 1 s (a lab greeting after moh_1 started 1.1 s late without it)
     boundary_model_long_s: float = 1.0
     boundary_model_long_weight: float = 3.0
+    # ... and boundary_model_short_weight x the same over boundary_model_short_s windows: a 0.4 s
+    # window that holds the last 0.2 s of music and the first of a voice already scores speech,
+    # so a cut straight from music into a voice was placed up to 0.24 s early (lab: moh_1 then
+    # greeting_zh; 1.6, weight chosen on the four sets, the lab cuts and the lab survey)
+    boundary_model_short_s: float = 0.2
+    boundary_model_short_weight: float = 1.5
     # ... plus boundary_logodds_weight x the summed log-odds of the window speech probability
     # (capped at +-4 a frame) over the frames a move would relabel: moving a change across
     # frames the windows call firmly speech or music costs (an announcement over music kept

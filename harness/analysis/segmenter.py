@@ -288,6 +288,9 @@ def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndar
         lo_p = _logodds(p[a:b])
         lo_sum = np.concatenate([[0.0], np.cumsum(lo_p)])
         r[:] = _refine(r, lo_p, ev, a, params, sounding, ws)
+        # placement can leave a run shorter than its minimum (two changes moved towards each
+        # other: 0.68 s of speech around a 0.1 s gap in hold music, 1.5): enforce them again
+        r[:] = _min_runs(r, min_sp, min_mu, p[a:b], round(params.min_speech_in_music_s / fr))
         fade = round(params.edge_fade_max_s / fr)
         for edge in (slice(0, fade), slice(len(r) - fade, len(r))):
             # a short, weakly speech-like stretch where music fades in or out is the music's
@@ -386,7 +389,8 @@ def _refine(r: np.ndarray, lo_p: np.ndarray, ev: FrameEvidence, offset: int, par
     within ``boundary_search_s`` that best separates the two sides: ``boundary_model_weight``
     x the speech model's logit on one side minus on the other (one-sided windows of
     ``boundary_model_window_s``, which do not straddle the split; each logit capped), and
-    ``boundary_model_long_weight`` x the same over ``boundary_model_long_s``, plus
+    ``boundary_model_long_weight`` x the same over ``boundary_model_long_s`` and
+    ``boundary_model_short_weight`` x over ``boundary_model_short_s`` (1.6), plus
     ``change_weight`` x the spectral change at the split (a voice and music differ in timbre
     where one cuts into the other), plus ``boundary_logodds_weight`` x the running sum of
     ``lo_p`` (per-frame capped log-odds of the window speech probability): a move that
@@ -416,7 +420,8 @@ def _refine(r: np.ndarray, lo_p: np.ndarray, ev: FrameEvidence, offset: int, par
         k = k + offset
         cap = params.boundary_model_cap
         for win_s, weight in ((params.boundary_model_window_s, params.boundary_model_weight),
-                              (params.boundary_model_long_s, params.boundary_model_long_weight)):
+                              (params.boundary_model_long_s, params.boundary_model_long_weight),
+                              (params.boundary_model_short_s, params.boundary_model_short_weight)):
             if not weight:
                 continue
             w = round(win_s / fr)
