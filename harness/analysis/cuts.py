@@ -9,11 +9,18 @@ file's own leading silence, measured on the clean file with the labelled set's a
 (frames above max(peak-35, -55) dBFS). Prints the cuts over 150 ms and median / p95 / max of
 the absolute errors of speech start and music end. The cut the campaign's 150 ms target is
 about, on the media the lab really plays.
+
+    python -m harness.analysis.cuts --dropouts [--media-dir build/media]
+
+Dropouts instead: the first 15 s of each hold-music track with a 0.06 or 0.1 s stretch of
+digital silence (a lost packet) every 0.25 s from 2 s to 13.75 s, through µ-law and A-law;
+prints each case where any speech is found and their count.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +28,7 @@ import soundfile as sf
 
 from harness.analysis.segmenter import analyze_samples
 from harness.analysis.synth import activity
-from harness.g711 import ulaw_decode, ulaw_encode
+from harness.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 
 TRACKS = ("moh_1", "moh_3", "moh_2")
 GREETINGS = ("greeting_zh", "greeting_en", "agent_en")
@@ -38,6 +45,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--media-dir", type=Path, default=Path("build/media"))
     ap.add_argument("-v", "--verbose", action="store_true", help="print every cut, not only those over 150 ms")
+    ap.add_argument("--dropouts", action="store_true", help="hold music with short dropouts instead of cuts")
     args = ap.parse_args()
 
     def load(name: str) -> np.ndarray:
@@ -46,6 +54,9 @@ def main() -> None:
             raise SystemExit(f"error: {name}.wav is {sr} Hz, expected 8000 (run `harness media`)")
         return x
 
+    if args.dropouts:
+        dropouts(load)
+        return
     errs = []
     for gr in GREETINGS:
         print(f"{gr}: leading silence {lead_s(load(gr)):.3f} s")
@@ -73,6 +84,25 @@ def main() -> None:
         miss = sum(e[k] is None for e in errs)
         print(f"{name}: n {len(a)} missed {miss} median {np.median(a):.3f} p95 {np.percentile(a, 95):.3f} "
               f"max {a.max():.3f} s; > 150 ms: {int((a > 0.15).sum())}")
+
+
+def dropouts(load: Callable[[str], np.ndarray]) -> None:
+    """Print the dropout cases where any speech is found, then their count."""
+    found = total = 0
+    for moh in TRACKS:
+        bed = load(moh)[: 15 * 8000]
+        for law, encode, decode in (("ulaw", ulaw_encode, ulaw_decode), ("alaw", alaw_encode, alaw_decode)):
+            for length_s in (0.06, 0.1):
+                for gap_s in np.arange(2.0, 14.0, 0.25):
+                    x = bed.copy()
+                    x[int(gap_s * 8000): int((gap_s + length_s) * 8000)] = 0
+                    speech = [(s.start_s, s.end_s) for s in analyze_samples(decode(encode(x)), 8000)
+                              if s.label.value == "speech"]
+                    total += 1
+                    if speech:
+                        found += 1
+                        print(moh, law, f"dropout {length_s} s at {gap_s:.2f} s: speech {speech}")
+    print(f"dropouts with speech found: {found} of {total}")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,15 @@ class AnalysisParams:
     speech_on: float = 0.6  # hysteresis on the speech probability
     speech_off: float = 0.4
     min_music_s: float = 1.5
+    # a dropout (1.6): digital silence (<= dropout_db: the quietest G.711 code is -72 dBFS) of
+    # at most dropout_max_s between sounding frames, the frame before it within dropout_edge_db
+    # of the loudest in the dropout_edge_s before it (cut off, not decayed), is audio lost in
+    # transit: the model's windows leave it out (a 0.1 s gap in hold music scored as a pause
+    # and made up to 1.8 s of speech; a lab call under load had one)
+    dropout_max_s: float = 0.2
+    dropout_db: float = -70.0
+    dropout_edge_db: float = 10.0
+    dropout_edge_s: float = 0.2
     min_speech_s: float = 0.5
     # speech with music on both sides (an announcement over or between hold music) is at
     # least this long; shorter speech-like stretches there are the music's own phrasing.

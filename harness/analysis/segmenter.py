@@ -129,15 +129,19 @@ class WindowScore:
     def __init__(self, ev: FrameEvidence, params: AnalysisParams, sounding: np.ndarray | None = None,
                  active: np.ndarray | None = None) -> None:
         n = ev.n
-        edb = np.maximum(ev.energy_db, -80.0).astype(np.float64)
         hop = params.fft_hop_frames
+        drop = dropouts(ev.energy_db, sounding, params)
+        keep = (~drop).astype(np.float64)
+        # a dropout's frames are left out of every window input and its level is carried over
+        # from the frame before it: a gap of digital silence inside music is not a pause
+        edb = np.maximum(_carry_over(ev.energy_db, drop), -80.0).astype(np.float64)
         snd = np.ones(n) if sounding is None else _steady_sounding(sounding, hop)
         # the spectral inputs (persistence, flux, partials) count only where this spectrum and
         # the one before it both sound: the gaps between staccato notes and each note's onset
         # after a gap would otherwise hide the steadiness of the notes themselves
         cols = [edb, edb * edb, np.repeat(ev.persist, hop)[:n] * snd, np.repeat(ev.flux, hop)[:n] * snd,
                 np.abs(np.diff(edb, prepend=edb[:1])), np.repeat(ev.partials, hop)[:n] * snd, snd,
-                rhythm_strength(ev.energy_db, params, active)]
+                rhythm_strength(edb, params, active)]
         # spectral shape: band log-energies relative to their mean (level-free), per frame;
         # its window mean and spread, and the mean |change| of each band from one spectrum to
         # the next (drums and notes change some bands, a voice's formants others)
@@ -150,9 +154,10 @@ class WindowScore:
         rstart, rend = _bounds_or_whole(active, n)
         local = region_mean(edb, round(params.window_s / params.frame_s / 2), rstart, rend)
         cols.append((edb < local - params.low_energy_db).astype(np.float64))
+        cols.append(keep)
         self.cs = np.zeros((len(cols), n + 1))
         for j, c in enumerate(cols):
-            np.cumsum(c, out=self.cs[j, 1:])
+            np.cumsum(c * keep, out=self.cs[j, 1:])
         self.model_sha256 = params.speech_model_sha256
         self.caps = (params.score_std_cap_db, params.score_flux_cap_db, params.score_step_cap_db)
 
@@ -160,7 +165,7 @@ class WindowScore:
         """Model inputs of each window [lo, hi) (hi > lo), one row per input
         (``speech_model.INPUTS``): std of frame dB, then the window means of the other
         per-frame inputs, the spread of each band's shape, the low-energy share."""
-        m = (self.cs[:, hi] - self.cs[:, lo]) / (hi - lo)
+        m = (self.cs[:-1, hi] - self.cs[:-1, lo]) / np.maximum(self.cs[-1, hi] - self.cs[-1, lo], 1.0)
         std = np.sqrt(np.maximum(m[1] - m[0] * m[0], 0.0))
         steady = m[6] > 0
         cnt = np.maximum(m[6], 1e-9)
@@ -178,6 +183,37 @@ class WindowScore:
     def logit(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Logit (speech > 0) of each window [lo, hi); hi > lo."""
         return speech_model.load(self.model_sha256).logit(self.features(lo, hi))
+
+
+def dropouts(energy_db: np.ndarray, sounding: np.ndarray | None, params: AnalysisParams) -> np.ndarray:
+    """Frames of audio lost in transit (a late or lost packet), not a pause: runs of digital
+    silence (at most ``dropout_db``, the quietest G.711 code) of at most ``dropout_max_s``,
+    with sounding frames on both sides, that cut the sound off abruptly: the frame before
+    the run is within ``dropout_edge_db`` of the loudest frame in ``dropout_edge_s`` before it
+    (a note or a word that ends decays first; the rests between staccato notes are silence
+    too, and are the music's own)."""
+    n = len(energy_db)
+    out = np.zeros(n, bool)
+    max_len = round(params.dropout_max_s / params.frame_s)
+    if sounding is None or max_len <= 0:
+        return out
+    k = max(1, round(params.dropout_edge_s / params.frame_s))
+    s, e = runs(energy_db <= params.dropout_db)
+    for a, b in zip(s, e):
+        if b - a > max_len or a == 0 or b >= n or not (sounding[a - 1] and sounding[b]):
+            continue
+        if energy_db[a - 1] >= energy_db[max(0, a - 1 - k):a].max() - params.dropout_edge_db:
+            out[a:b] = True
+    return out
+
+
+def _carry_over(x: np.ndarray, drop: np.ndarray) -> np.ndarray:
+    """``x`` with each dropped frame replaced by the last value before it that was not dropped."""
+    if not drop.any():
+        return x
+    idx = np.where(drop, 0, np.arange(len(x)))
+    np.maximum.accumulate(idx, out=idx)
+    return x[idx]
 
 
 def region_bounds(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
