@@ -129,7 +129,7 @@ class AnalysisParams:
     boundary_model_long_weight: float = 3.0
     # ... and boundary_model_short_weight x the same over boundary_model_short_s windows: a 0.4 s
     # window that holds the last 0.2 s of music and the first of a voice already scores speech,
-    # so a cut straight from music into a voice was placed up to 0.24 s early (lab: moh_1 then
+    # so a cut straight from music into a voice was placed up to 0.28 s early (lab: moh_1 then
     # greeting_zh; 1.6, weight chosen on the four sets, the lab cuts and the lab survey)
     boundary_model_short_s: float = 0.2
     boundary_model_short_weight: float = 1.5
