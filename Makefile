@@ -55,7 +55,7 @@ demo: setup
 	$(BIN)/harness demo
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -rs
 
 bench:
 	$(MAKE) setup EXTRAPKGS="$(BENCHPKGS)"

@@ -1,16 +1,22 @@
-"""Helpers for the analysis tests: synthetic tones and short real snippets at 8 kHz."""
+"""Helpers for the analysis tests: synthetic tones and short real snippets at 8 kHz.
+
+The real snippets come from Debian's Asterisk packages, found by ``harness.packaged_audio``;
+a missing package skips the test, or fails it in CI (tests/needs.py).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
+from needs import missing
+
+from harness import packaged_audio
 
 SR = 8000
-MOH = Path("/usr/share/asterisk/moh/macroform-cold_day.wav")
-PROMPT = Path("/usr/share/asterisk/sounds/en/queue-periodic-announce.wav")
+MOH_TRACK = "macroform-cold_day"  # asterisk-moh-opsound-wav
+PROMPT_NAME = "queue-periodic-announce"  # asterisk-core-sounds-en-wav
 
 
 def tone(freqs: tuple[float, ...], dur_s: float, level_db: float = -18.0, sr: int = SR) -> np.ndarray:
@@ -27,9 +33,26 @@ def cadence(freqs: tuple[float, ...], on_s: float, off_s: float, cycles: int) ->
     return np.concatenate([np.concatenate([tone(freqs, on_s), zeros(off_s)]) for _ in range(cycles)])
 
 
+def moh(stem: str = MOH_TRACK) -> Path:
+    """A packaged hold-music track (skips, or fails in CI, when the package is missing)."""
+    try:
+        return packaged_audio.moh_path(stem)
+    except packaged_audio.MissingAudio as exc:
+        reason = str(exc)
+    missing(reason)  # outside the handler: the report shows one reason, not a chained traceback
+
+
+def prompt(name: str = PROMPT_NAME) -> Path:
+    """A packaged English prompt (skips, or fails in CI, when the package is missing)."""
+    try:
+        return packaged_audio.prompt_path(name)
+    except packaged_audio.MissingAudio as exc:
+        reason = str(exc)
+    missing(reason)  # outside the handler: the report shows one reason, not a chained traceback
+
+
 def real(path: Path, start_s: float, dur_s: float, level_db: float = -20.0) -> np.ndarray:
-    if not path.exists():
-        pytest.skip(f"{path} missing: apt-get install asterisk-moh-opsound-wav asterisk-core-sounds-en-wav")
+    """``dur_s`` of a packaged 8 kHz recording from ``start_s``, scaled to an RMS of ``level_db`` dBFS."""
     x, sr = sf.read(path, dtype="float32", start=int(start_s * SR), frames=int(dur_s * SR))
     assert sr == SR
     return x * 10 ** (level_db / 20) / np.sqrt(np.mean(x**2) + 1e-12)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from needs import require
 
 from harness.lab.runner import LabProcess
 from harness.lab.truth import read_truth
@@ -44,8 +45,7 @@ class Lab:
 
 def start_lab(hotlines: Path, workdir: Path, media_dir: Path = MEDIA_DIR) -> Lab:
     """Start ``harness lab`` on a free port and wait for its "listening" line."""
-    if not (media_dir / "MEDIA.json").exists():
-        pytest.skip("lab media missing: run `make media`")
+    require((media_dir / "MEDIA.json").exists(), "lab media missing: run `make media`")
     truth = workdir / "truth.jsonl"
     process = LabProcess(hotlines, truth, media_dir).__enter__()
     return Lab(host=process.host, port=process.port, truth_file=truth, process=process)

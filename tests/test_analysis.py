@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from audio_synth import MOH, PROMPT, SR, cadence, pcm16, real, tone, write, zeros
+from audio_synth import SR, cadence, moh, pcm16, prompt, real, tone, write, zeros
 from click.testing import CliRunner
+from needs import require
 
 from harness.analysis import (
     DEFAULT,
@@ -112,8 +113,8 @@ def test_beep_off_frame_grid_is_a_tone_but_a_decaying_chord_is_not() -> None:
 
 
 def test_music_speech_dead_line_real_snippets() -> None:
-    music = real(MOH, 30.0, 12.0, -22.0)
-    speech = real(PROMPT, 0.0, 4.0, -20.0)
+    music = real(moh(), 30.0, 12.0, -22.0)
+    speech = real(prompt(), 0.0, 4.0, -20.0)
     x = np.concatenate([music, zeros(0.8), speech, zeros(6.0)])
     segs = analyze_samples(pcm16(x), SR)
     assert covered(segs, Label.MUSIC, 0.0, 12.0) > 0.97
@@ -129,7 +130,7 @@ def test_staccato_music_is_music_and_the_greeting_after_it_speech() -> None:
     steady partials make them music (synthetic: harness.analysis.synth.staccato)."""
     notes = staccato(np.random.default_rng(3), 10.0)
     notes = notes * 10 ** ((-22.0 - 10 * np.log10(np.mean(notes**2))) / 20)
-    speech = real(PROMPT, 0.0, 4.0, -20.0)
+    speech = real(prompt(), 0.0, 4.0, -20.0)
     x = np.concatenate([notes.astype(np.float32), zeros(0.8), speech, zeros(1.0)])
     segs = analyze_samples(pcm16(x), SR)
     assert covered(segs, Label.SPEECH, 0.0, 10.0) < 0.05
@@ -141,8 +142,8 @@ def test_announcement_over_music_is_speech() -> None:
     """The voice starts 0.07 s into the clip (5.07 s); its start is held to the issue's
     boundary target, 300 ms (1.4 put it 0.22 s early, 1.5 0.26 s: the music just before
     rises and scores speech-like)."""
-    bed = real(MOH, 30.0, 14.0, -22.0)  # (60-68 s of this track is sparse and scores speech-like)
-    speech = real(PROMPT, 0.0, 4.0, -16.0)
+    bed = real(moh(), 30.0, 14.0, -22.0)  # (60-68 s of this track is sparse and scores speech-like)
+    speech = real(prompt(), 0.0, 4.0, -16.0)
     bed[5 * SR: 5 * SR + len(speech)] += speech
     segs = analyze_samples(pcm16(bed), SR)
     sp = spans(segs, Label.SPEECH)
@@ -154,8 +155,7 @@ def test_announcement_over_music_is_speech() -> None:
 def lab_media(name: str) -> np.ndarray:
     """int16 samples of one of the lab's media files (``harness media``, 8 kHz)."""
     path = Path(__file__).resolve().parent.parent / "build" / "media" / f"{name}.wav"
-    if not path.exists():
-        pytest.skip("lab media missing: run `make media`")
+    require(path.exists(), "lab media missing: run `make media`")
     return sf.read(path, dtype="int16")[0]
 
 
@@ -211,8 +211,8 @@ def test_dropout_in_hold_music_is_not_speech(law: str) -> None:
 def test_music_cut_straight_into_speech_and_back() -> None:
     """No pause either side (a PBX switching hold music off for a prompt): both changes within
     150 ms (the campaign's p95 target), not half a window late."""
-    speech = real(PROMPT, 0.06, 3.94, -20.0)  # the prompt's 60 ms of leading silence cut off
-    x = np.concatenate([real(MOH, 10.0, 8.0, -22.0), speech, real(MOH, 30.0, 6.0, -22.0)])
+    speech = real(prompt(), 0.06, 3.94, -20.0)  # the prompt's 60 ms of leading silence cut off
+    x = np.concatenate([real(moh(), 10.0, 8.0, -22.0), speech, real(moh(), 30.0, 6.0, -22.0)])
     segs = analyze_samples(pcm16(x), SR)
     end_s = 8.0 + len(speech) / SR
     assert spans(segs, Label.MUSIC)[0][1] == pytest.approx(8.0, abs=0.15)
@@ -225,9 +225,9 @@ def test_greeting_last_word_after_a_pause_is_speech_up_to_the_music() -> None:
     """A greeting whose last word ("goodbye") follows a 0.25 s pause, then hold music cut
     straight in: the word is speech and the music starts where the word ends (1.2 compared
     band energies across the pause and gave the word to the music, 0.9 s early)."""
-    word = real(PROMPT.with_name("goodbye.wav"), 0.0, 0.93, -20.0)
-    lead = real(PROMPT, 0.06, 2.5, -20.0)
-    x = np.concatenate([real(MOH, 10.0, 6.0, -22.0), lead, zeros(0.25), word, real(MOH, 30.0, 6.0, -22.0)])
+    word = real(prompt("goodbye"), 0.0, 0.93, -20.0)
+    lead = real(prompt(), 0.06, 2.5, -20.0)
+    x = np.concatenate([real(moh(), 10.0, 6.0, -22.0), lead, zeros(0.25), word, real(moh(), 30.0, 6.0, -22.0)])
     active = np.flatnonzero(np.abs(word) > 10 ** (-50 / 20))
     word_end_s = 6.0 + 2.5 + 0.25 + (active[-1] + 1) / SR
     segs = analyze_samples(pcm16(x), SR)
@@ -275,7 +275,7 @@ def test_rhythm_strength_beat_against_irregular_onsets() -> None:
 def test_short_pause_between_music_and_speech_is_silence() -> None:
     """A pause shorter than min_silence_s is bridged inside music or speech, but between the
     two it is where one stopped and the other had not started."""
-    x = np.concatenate([real(MOH, 30.0, 8.0, -22.0), zeros(0.3), real(PROMPT, 0.06, 3.94, -20.0)])
+    x = np.concatenate([real(moh(), 30.0, 8.0, -22.0), zeros(0.3), real(prompt(), 0.06, 3.94, -20.0)])
     segs = analyze_samples(pcm16(x), SR)
     assert spans(segs, Label.MUSIC)[-1][1] == pytest.approx(8.0, abs=0.05)
     assert spans(segs, Label.SPEECH)[0][0] == pytest.approx(8.3, abs=0.05)
@@ -299,8 +299,8 @@ def test_higher_rates_are_resampled(tmp_path: Path, rate: int) -> None:
 
 
 def test_blockwise_file_matches_whole_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    music = real(MOH, 0.0, 25.0, -22.0)
-    x = np.concatenate([cadence((425.0,), 1.0, 4.0, 2), music, zeros(2.0), real(PROMPT, 0.0, 4.0), zeros(3.0)])
+    music = real(moh(), 0.0, 25.0, -22.0)
+    x = np.concatenate([cadence((425.0,), 1.0, 4.0, 2), music, zeros(2.0), real(prompt(), 0.0, 4.0), zeros(3.0)])
     whole = analyze_samples(pcm16(x), SR)
     monkeypatch.setattr(wavfile, "BLOCK_S", 8.0)
     monkeypatch.setattr(wavfile, "MARGIN_S", 6.0)
@@ -404,7 +404,7 @@ def test_window_inputs_match_the_model() -> None:
     from harness.analysis.frames import frame_evidence, to_analysis_rate
     from harness.analysis.segmenter import WindowScore, activity, window_bounds
 
-    x = real(MOH, 5.0, 8.0)
+    x = real(moh(), 5.0, 8.0)
     ev = frame_evidence(to_analysis_rate(x, SR, DEFAULT), DEFAULT)
     _, sounding, active = activity(ev, DEFAULT)
     lo, hi = window_bounds(active, DEFAULT)

@@ -31,6 +31,7 @@ import peers
 import pytest
 import soundfile as sf
 from conftest import MEDIA_DIR, ROOT, Lab
+from needs import require
 
 from harness.clock import parse_utc
 from harness.g711 import ulaw_decode, ulaw_encode
@@ -440,8 +441,7 @@ def test_lab_truth_and_our_events_agree_on_answer_and_hangup(lab: Lab, lab_calls
 # -- 7. an independent peer: SIPp ------------------------------------------------------------------
 
 def test_sipp_uas_streams_audio_and_hangs_up(tmp_path: Path) -> None:
-    if shutil.which("sipp") is None:
-        pytest.skip("needs SIPp: sudo apt-get install -y sip-tester")
+    require(shutil.which("sipp") is not None, "needs SIPp: sudo apt-get install -y sip-tester")
     sent = media("greeting_en.wav", 3.0)
     wav = tmp_path / "stream.wav"
     sf.write(wav, sent.astype(np.int16), RATE_HZ, subtype="PCM_16")
@@ -478,8 +478,7 @@ def wait_for_log(proxy: peers.Peer, text: str, timeout_s: float = 3.0) -> None:
 
 @pytest.fixture
 def kamailio_proxy(lab: Lab, tmp_path: Path) -> Iterator[tuple[peers.Peer, str]]:
-    if shutil.which("kamailio") is None:
-        pytest.skip("needs Kamailio: sudo apt-get install -y kamailio")
+    require(shutil.which("kamailio") is not None, "needs Kamailio: sudo apt-get install -y kamailio")
     password = "pw-" + secrets.token_hex(8)  # made at run time, never stored
     with peers.kamailio(peers.free_udp_port(), lab.port, SIP_USER, password, tmp_path) as proxy:
         yield proxy, password

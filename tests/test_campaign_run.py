@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import ROOT, Lab, start_lab, stop_lab
+from needs import require
 
 from harness.analysis import analyze_file
 from harness.evidence import read_evidence
@@ -211,8 +212,7 @@ def test_lab_music_then_voice_at_any_frame_alignment(music: str, seconds: int, v
     from harness.g711 import ulaw_decode, ulaw_encode
 
     media = ROOT / "build" / "media"
-    if not (media / f"{music}.wav").exists():
-        pytest.skip("lab media missing: run `make media`")
+    require((media / f"{music}.wav").exists(), "lab media missing: run `make media`")
     hold, _ = sf.read(media / f"{music}.wav", dtype="int16")
     spoken, _ = sf.read(media / f"{voice}.wav", dtype="int16")
     x0 = np.concatenate([hold[: seconds * 8000], spoken, np.zeros(8000, np.int16)])
@@ -233,8 +233,7 @@ def test_lab_hold_music_has_no_speech(name: str) -> None:
     opening of moh_2 was labelled speech up to analyzer 1.2 (gentle-en's first_speech_s pointed
     into the music). A regression test: these tracks are in the set the analyzer was tuned on."""
     path = ROOT / "build" / "media" / f"{name}.wav"
-    if not path.exists():
-        pytest.skip("lab media missing: run `make media`")
+    require(path.exists(), "lab media missing: run `make media`")
     segs = analyze_file(path).segments
     speech_s = sum(s.end_s - s.start_s for s in segs if s.label == "speech")
     assert speech_s < 0.2, [s for s in segs if s.label == "speech"]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from harness import packaged_audio
 from harness.errors import BadInput
 from harness.lab import media
 
@@ -75,7 +76,7 @@ def test_second_run_keeps_files_and_redoes_a_changed_one(media_dir: Path) -> Non
 
 
 def test_missing_package_names_the_install_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(media, "MOH_DIR", tmp_path / "no-moh")
+    monkeypatch.setattr(packaged_audio, "MOH_DIR", tmp_path / "no-moh")
     with pytest.raises(BadInput, match=r"sudo apt-get install -y asterisk-moh-opsound-wav"):
         media.prepare_media(tmp_path / "out")
 

@@ -12,16 +12,23 @@ import socket
 from pathlib import Path
 
 import numpy as np
+import peers
 import pytest
 import soundfile as sf
+from needs import require
 
-import peers
 from harness.g711 import ulaw_decode
 
 pytestmark = [pytest.mark.sip, pytest.mark.timeout(60)]
 
-if not (shutil.which("sipp") and shutil.which("kamailio")):
-    pytest.skip("needs sipp and kamailio: sudo apt-get install -y sip-tester kamailio", allow_module_level=True)
+
+@pytest.fixture(autouse=True)
+def _peers_installed() -> None:
+    """Every test here runs SIPp and Kamailio (a fixture, not a module-level skip, so that CI
+    can fail each test instead of aborting collection)."""
+    require(bool(shutil.which("sipp") and shutil.which("kamailio")),
+            "needs sipp and kamailio: sudo apt-get install -y sip-tester kamailio")
+
 
 CALL_FLOW_UAC = ["sent: INVITE", "received: SIP/2.0 100", "received: SIP/2.0 180", "received: SIP/2.0 200",
                  "sent: ACK", "received: BYE", "sent: SIP/2.0 200"]

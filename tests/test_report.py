@@ -21,6 +21,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import pandas as pd
 import pytest
+from needs import require
 
 from harness.errors import BadInput
 from harness.report import build_report
@@ -361,7 +362,7 @@ def test_refusal_wiring_with_a_stub_verifier(tmp_path: Path, monkeypatch: pytest
 
 def _chained_copy(tmp_path: Path) -> Path:
     """The small evidence re-written through the real hash-chained writer (recordings left out)."""
-    evidence = pytest.importorskip("harness.evidence", reason="harness.evidence (evidence writer) not present")
+    from harness import evidence  # part of the package: its absence is a failure, never a skip
     out = tmp_path / "chained" / "evidence.csv"
     rows = pd.read_csv(DATA, dtype=str, keep_default_na=False).to_dict("records")
     with evidence.EvidenceWriter(out) as w:
@@ -399,8 +400,8 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium absent (Debian package `chromium`)")
 def test_html_opens_in_headless_chromium(report_dir: Path, tmp_path: Path) -> None:
+    require(CHROMIUM.exists(), f"{CHROMIUM} absent: sudo apt-get install -y chromium")
     page = (report_dir / "report.html").resolve()
     html = page.read_text()
     assert "http://" not in html and "https://" not in html  # self-contained: nothing to fetch

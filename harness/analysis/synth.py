@@ -25,10 +25,20 @@ import soundfile as sf
 
 from harness.analysis.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from harness.analysis.model import Label
+from harness.packaged_audio import (
+    ENGLISH,
+    FRENCH_ARMELLE,
+    FRENCH_JUNE,
+    ITALIAN_CARLO,
+    ITALIAN_MENARDI,
+    PKG_MOH,
+    RUSSIAN,
+    SPANISH_ALLISON,
+    SPANISH_CO,
+    moh_tracks,
+)
 
 SR = 8000
-MOH_DIR = Path("/usr/share/asterisk/moh")
-PROMPT_DIR = Path("/usr/share/asterisk/sounds/en")
 LABEL_CODE = {lab: i for i, lab in enumerate(Label)}
 CODE_LABEL = list(Label)
 
@@ -196,11 +206,10 @@ class SourceSet:
 
 
 DEV = SourceSet(
-    "dev", tuple(sorted(MOH_DIR.glob("*.wav"))), tuple(PROMPT_DIR / f"{n}.wav" for n in GREETING_PROMPTS),
-    tuple(ESPEAK_LINES), tuple(AGENT_LINES), ("asterisk-moh-opsound-wav", "asterisk-core-sounds-en-wav"))
+    "dev", tuple(moh_tracks()), tuple(ENGLISH.expected(n) for n in GREETING_PROMPTS),
+    tuple(ESPEAK_LINES), tuple(AGENT_LINES), (PKG_MOH, ENGLISH.package))
 
 GAMES = Path("/usr/share/games")
-SOUNDS = Path("/usr/share/asterisk/sounds")
 # Recordings the analyzer was not fitted on (docs/ANALYSIS.md, "Held-out sets"): instrumental
 # tracks from seven other Debian packages, and prompts read by three other speakers.
 HELDOUT_MUSIC = (
@@ -221,10 +230,10 @@ HELDOUT_PROMPT_NAMES = (
     "vm-rec-temp", "vm-newuser", "vm-instructions", "ss-noservice", "privacy-prompt", "followme/sorry",
     "demo-thanks", "dir-intro", "demo-abouttotry",
 )
-HELDOUT_VOICES = ("fr_CA_f_June", "it_IT_m_Carlo", "ru_RU_f_IvrvoiceRU")  # es_MX is the dev voice (Allison)
+HELDOUT_VOICES = (FRENCH_JUNE, ITALIAN_CARLO, RUSSIAN)  # es_MX is the dev voice (Allison)
 HELDOUT = SourceSet(
     "heldout", HELDOUT_MUSIC,
-    tuple(SOUNDS / v / f"{n}.wav" for v in HELDOUT_VOICES for n in HELDOUT_PROMPT_NAMES),
+    tuple(v.expected(n) for v in HELDOUT_VOICES for n in HELDOUT_PROMPT_NAMES),
     (("de", "Guten Tag, vielen Dank für Ihren Anruf. Wir sind gleich für Sie da."),
      ("pt-br", "Olá, obrigado por ligar. Todos os nossos atendentes estão ocupados."),
      ("yue", "你好，多謝你嘅來電，我哋好快就會為你服務。")),
@@ -257,7 +266,7 @@ UNSEEN_PROMPT_NAMES = (
 )
 UNSEEN = SourceSet(
     "unseen", UNSEEN_MUSIC,
-    tuple(SOUNDS / v / f"{n}.wav" for v in HELDOUT_VOICES for n in UNSEEN_PROMPT_NAMES),
+    tuple(v.expected(n) for v in HELDOUT_VOICES for n in UNSEEN_PROMPT_NAMES),
     (("nl", "Goedemiddag, bedankt voor uw oproep. Wij helpen u zo snel mogelijk."),
      ("pl", "Dzień dobry, dziękujemy za telefon. Wszyscy konsultanci są zajęci."),
      ("sv", "Hej och tack för att du ringer. Vi hjälper dig alldeles strax.")),
@@ -332,8 +341,8 @@ TRAIN_MUSIC = (
     Path("/usr/share/games/warmux/music/ingame/circux.ogg"),
     Path("/usr/share/games/warmux/music/ingame/exoticux.ogg"),
 )
-TRAIN_PROMPTS = tuple(SOUNDS / "es" / f"{n}.gsm" for n in ("agent-alreadyon", "agent-incorrect", "agent-newlocation", "agent-user", "auth-incorrect", "conf-getchannel", "conf-getconfno", "conf-invalid", "conf-waitforleader", "demo-echotest", "demo-enterkeywords", "demo-nomatch", "dir-instr", "dir-intro", "pbx-invalidpark", "privacy-prompt", "privacy-unident", "queue-youarenext", "ss-noservice", "vm-incorrect-mailbox", "vm-intro", "vm-mailboxfull", "vm-msginstruct", "vm-nobox", "vm-forwardoptions")) + tuple(
-    SOUNDS / "fr" / f"{n}.gsm" for n in ("agent-alreadyon", "agent-incorrect", "agent-user", "auth-incorrect", "conf-getconfno", "conf-invalidpin", "conf-onlyone", "conf-waitforleader", "dictate/record_help", "dir-instr", "dir-intro", "invalid", "pbx-invalidpark", "priv-introsaved", "privacy-unident", "queue-periodic-announce", "queue-youarenext", "ss-noservice", "vm-forwardoptions", "vm-instructions", "vm-mismatch", "vm-newuser", "vm-nobox", "vm-rec-unv", "vm-tempgreeting2"))
+TRAIN_PROMPTS = tuple(SPANISH_CO.expected(n) for n in ("agent-alreadyon", "agent-incorrect", "agent-newlocation", "agent-user", "auth-incorrect", "conf-getchannel", "conf-getconfno", "conf-invalid", "conf-waitforleader", "demo-echotest", "demo-enterkeywords", "demo-nomatch", "dir-instr", "dir-intro", "pbx-invalidpark", "privacy-prompt", "privacy-unident", "queue-youarenext", "ss-noservice", "vm-incorrect-mailbox", "vm-intro", "vm-mailboxfull", "vm-msginstruct", "vm-nobox", "vm-forwardoptions")) + tuple(
+    FRENCH_ARMELLE.expected(n) for n in ("agent-alreadyon", "agent-incorrect", "agent-user", "auth-incorrect", "conf-getconfno", "conf-invalidpin", "conf-onlyone", "conf-waitforleader", "dictate/record_help", "dir-instr", "dir-intro", "invalid", "pbx-invalidpark", "priv-introsaved", "privacy-unident", "queue-periodic-announce", "queue-youarenext", "ss-noservice", "vm-forwardoptions", "vm-instructions", "vm-mismatch", "vm-newuser", "vm-nobox", "vm-rec-unv", "vm-tempgreeting2"))
 TRAIN = SourceSet(
     "train", TRAIN_MUSIC, TRAIN_PROMPTS,
     (("es", "Buenas tardes, gracias por llamar. Un agente le atenderá en breve."),
@@ -364,11 +373,11 @@ FINAL_MUSIC = (
     GAMES / "openclonk/Music.ocg/IslandDreams.ogg",
     GAMES / "raincat/data/music/project_raincat.ogg",
 )
-FINAL_PROMPTS = tuple(SOUNDS / "es_MX_f_Allison" / f"{n}.wav" for n in (
+FINAL_PROMPTS = tuple(SPANISH_ALLISON.expected(n) for n in (
     "agent-alreadyon", "auth-incorrect", "conf-getconfno", "conf-now-recording", "confbridge-only-participant",
     "confbridge-pin-bad", "demo-thanks", "dir-intro", "followme/pls-hold-while-try", "pbx-invalidpark",
     "privacy-prompt", "queue-youarenext", "vm-mailboxfull", "vm-forward", "vm-tempgreeting2")) + tuple(
-    SOUNDS / "it_IT_f_Menardi" / f"{n}.wav" for n in (
+    ITALIAN_MENARDI.expected(n) for n in (
     "agent-incorrect", "auth-incorrect", "conf-getchannel", "conf-onlyperson", "confbridge-lock-extended",
     "confbridge-pin", "demo-nogo", "dir-usingkeypad", "followme/sorry", "priv-introsaved", "vm-mismatch",
     "vm-tmpexists", "vm-tempgreeting2", "vm-review", "pbx-invalidpark"))
@@ -411,7 +420,7 @@ VAL_PROMPT_NAMES = (
 )
 VAL = SourceSet(
     "val", VAL_MUSIC,
-    tuple(SOUNDS / v / f"{n}.wav" for v in HELDOUT_VOICES for n in VAL_PROMPT_NAMES),
+    tuple(v.expected(n) for v in HELDOUT_VOICES for n in VAL_PROMPT_NAMES),
     (("uk", "Добрий день, дякуємо за дзвінок. Усі оператори зараз зайняті."),
      ("da", "Goddag og tak for dit opkald. Vi er klar til at hjælpe dig om lidt."),
      ("pt", "Boa tarde, obrigado pela sua chamada. Por favor aguarde.")),

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from harness import packaged_audio
 from harness.errors import BadInput, HarnessError
 
 SAMPLE_RATE_HZ = 8000
@@ -38,13 +39,11 @@ MAX_MOH_S = 90.0
 MANIFEST = "MEDIA.json"
 RECIPE_VERSION = 1  # bump when the processing below changes the output
 
-MOH_DIR = Path("/usr/share/asterisk/moh")
-# The package installs the real files under en_US_f_Allison; ``en`` is an alternatives symlink.
-PROMPT_DIRS = (Path("/usr/share/asterisk/sounds/en_US_f_Allison"), Path("/usr/share/asterisk/sounds/en"))
 ESPEAK = "espeak-ng"
 
-PKG_MOH = "asterisk-moh-opsound-wav"
-PKG_PROMPTS = "asterisk-core-sounds-en-wav"
+# Where the packaged sources are is harness.packaged_audio's business.
+PKG_MOH = packaged_audio.PKG_MOH
+PKG_PROMPTS = packaged_audio.ENGLISH.package
 PKG_ESPEAK = "espeak-ng"
 MOH_AUTHORS = {
     "macroform-robot_dity": "Paul Shuler (Macroform)",
@@ -131,25 +130,10 @@ def _install_hint(pkg: str) -> str:
     return f"sudo apt-get install -y {pkg}"
 
 
-def _prompt_dir() -> Path:
-    for d in PROMPT_DIRS:
-        if (d / "queue-youarenext.wav").exists():
-            return d
-    raise BadInput(f"{PKG_PROMPTS} is not installed (no English prompts in "
-                   f"{', '.join(str(d) for d in PROMPT_DIRS)}); install it: {_install_hint(PKG_PROMPTS)}")
-
-
 def _source_path(part: Part) -> Path:
     if part.kind == "moh":
-        path = MOH_DIR / f"{part.value}.wav"
-        if not path.exists():
-            raise BadInput(f"{PKG_MOH} is not installed ({path} is missing); install it: {_install_hint(PKG_MOH)}")
-        return path
-    path = _prompt_dir() / f"{part.value}.wav"
-    if not path.exists():
-        raise BadInput(f"{path}: prompt missing from {PKG_PROMPTS}; reinstall it: "
-                       f"sudo apt-get install -y --reinstall {PKG_PROMPTS}")
-    return path
+        return packaged_audio.moh_path(part.value)
+    return packaged_audio.prompt_path(part.value)
 
 
 def _check_espeak() -> str:
