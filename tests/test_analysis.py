@@ -342,7 +342,9 @@ def test_cli_json_contract(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["analyze", str(path)])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
-    assert set(doc) == {"file", "sample_rate_hz", "duration_s", "analyzer", "params", "segments", "summary"}
+    assert set(doc) == {"file", "sample_rate_hz", "duration_s", "truncated", "analyzer", "params", "segments",
+                        "summary"}
+    assert doc["truncated"] is False and r.stderr == ""
     assert doc["sample_rate_hz"] == 8000 and doc["duration_s"] == pytest.approx(10.5)
     assert doc["analyzer"] == analyzer_id(DEFAULT) and doc["params"]["frame_s"] == 0.02
     assert [s["label"] for s in doc["segments"]] == ["silence", "ringback", "silence", "ringback", "silence"]
@@ -382,6 +384,93 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
     assert r.exit_code == 2
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("harness: error: ") and message in lines[0]
+
+
+def _ringback_call(cycles: int = 2) -> np.ndarray:
+    return np.concatenate([zeros(0.5), cadence((450.0,), 1.0, 4.0, cycles)])
+
+
+@pytest.mark.parametrize("subtype", ["FLOAT", "DOUBLE"])
+def test_float_wav_is_scaled_and_analysed_like_pcm16(tmp_path: Path, subtype: str) -> None:
+    """A float WAV (samples in -1..1) gives the segments of the same audio in PCM16 (it was read
+    unscaled: every sample 0, the whole call silence, exit 0)."""
+    x = _ringback_call()
+    as_float = tmp_path / "float.wav"
+    sf.write(as_float, pcm16(x) / 32768.0, SR, subtype=subtype)  # exactly the PCM16 values
+    r = CliRunner().invoke(main, ["analyze", str(as_float)])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    want = json.loads(CliRunner().invoke(main, ["analyze", str(write(tmp_path / "pcm.wav", x))]).stdout)
+    assert got["segments"] == want["segments"]
+    assert [s["label"] for s in got["segments"]] == ["silence", "ringback", "silence", "ringback", "silence"]
+
+
+@pytest.mark.parametrize("value, kind", [(np.nan, "NaN"), (np.inf, "infinite"), (-np.inf, "infinite")])
+def test_float_wav_with_nan_or_inf_is_bad_input(tmp_path: Path, value: float, kind: str) -> None:
+    x = _ringback_call().astype(np.float64)
+    at = int(1.25 * SR)
+    x[at] = value
+    x[at + 10] = value
+    path = tmp_path / "bad.wav"
+    sf.write(path, x, SR, subtype="FLOAT")
+    r = CliRunner().invoke(main, ["analyze", str(path)])
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert lines == [(f"harness: error: {path}: {kind} sample at 1.250 s (2 NaN or infinite in 0.0-10.5 s); "
+                     "a float WAV must hold finite samples")]
+
+
+def _claims_more(path: Path, factor: int) -> None:
+    """Patch the WAV header of ``path`` (written by soundfile: data chunk at byte 36) to declare
+    ``factor`` times the data it holds."""
+    b = bytearray(path.read_bytes())
+    assert b[36:40] == b"data"
+    size = int.from_bytes(b[40:44], "little")
+    b[40:44] = (size * factor).to_bytes(4, "little")
+    path.write_bytes(bytes(b))
+
+
+@pytest.mark.parametrize("how", ["header claims more", "file cut short"])
+def test_truncated_wav_is_analysed_with_a_warning(tmp_path: Path, how: str) -> None:
+    """A header declaring more data than the file holds: what is there is analysed, exit 0,
+    one warning line on stderr and ``"truncated": true`` (libsndfile says nothing)."""
+    x = _ringback_call()
+    path = write(tmp_path / "call.wav", x)
+    if how == "header claims more":
+        _claims_more(path, 2)
+        held_s, declared_s = len(x) / SR, 2 * len(x) / SR
+    else:
+        data = path.read_bytes()
+        kept = 44 + 2 * (len(x) // 2)
+        path.write_bytes(data[:kept])
+        held_s, declared_s = (kept - 44) / 2 / SR, len(x) / SR
+    whole = json.loads(CliRunner().invoke(main, ["analyze", str(write(tmp_path / "whole.wav", x))]).stdout)
+    r = CliRunner().invoke(main, ["analyze", str(path)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["truncated"] is True and doc["duration_s"] == pytest.approx(held_s, abs=1e-3)
+    assert doc["segments"][-1]["end_s"] == pytest.approx(held_s, abs=1e-3)
+    if how == "header claims more":
+        assert doc["segments"] == whole["segments"]
+    assert r.stderr.splitlines() == [(f"harness: warning: {path}: truncated: the header declares "
+                                     f"{declared_s:.3f} s of audio, the file holds {held_s:.3f} s; "
+                                     "analysed what is there")]
+    for fmt in ("csv", "table"):  # the warning whatever the format
+        assert "truncated" in CliRunner().invoke(main, ["analyze", str(path), "--format", fmt]).stderr
+
+
+def test_declared_frames_reads_the_header(tmp_path: Path) -> None:
+    from harness.analysis.wavfile import declared_frames
+
+    path = write(tmp_path / "a.wav", zeros(1.0))
+    assert declared_frames(path) == SR
+    mulaw = tmp_path / "u.wav"
+    sf.write(mulaw, np.zeros(800, np.int16), SR, subtype="ULAW")  # 1 byte a sample, a fact chunk
+    assert declared_frames(mulaw) == 800
+    _claims_more(path, 3)
+    assert declared_frames(path) == 3 * SR
+    (tmp_path / "x.wav").write_bytes(b"not a wav file")
+    assert declared_frames(tmp_path / "x.wav") is None
 
 
 # --- the speech model (harness/analysis/speech_model.py, train.py) ---

@@ -14,8 +14,13 @@ from harness.analysis.wavfile import analyze_file
 
 def analyze_command(file: Path, fmt: str) -> None:
     """Analyse ``file`` and print it as JSON, CSV (start_s,end_s,label) or a table.
-    Bad input raises ``harness.errors.BadInput`` (one red line, exit code 2)."""
+    Bad input raises ``harness.errors.BadInput`` (one red line, exit code 2). A truncated
+    file is analysed as far as it goes, with one warning line on stderr (exit code 0)."""
     res = analyze_file(file)
+    if res.truncated:
+        declared = f"{res.declared_duration_s:.3f} s" if res.declared_duration_s is not None else "more"
+        click.secho(f"harness: warning: {file}: truncated: the header declares {declared} of audio, the file "
+                    f"holds {res.duration_s:.3f} s; analysed what is there", fg="yellow", err=True)
     if fmt == "json":
         click.echo(json.dumps(res.to_dict(), indent=1, ensure_ascii=False))
     elif fmt == "csv":

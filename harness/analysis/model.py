@@ -176,7 +176,12 @@ def analyzer_id(params: AnalysisParams = DEFAULT) -> str:
 
 @dataclass
 class AnalysisResult:
-    """The analysis of one file, as written by ``harness analyze --format json``."""
+    """The analysis of one file, as written by ``harness analyze --format json``.
+
+    ``truncated``: the file's header declares more audio than the file holds (a copy cut
+    short, a write that never finished); ``duration_s`` and the segments cover what is
+    there, and ``declared_duration_s`` is what the header claims (None when not truncated).
+    """
 
     file: str
     sample_rate_hz: int
@@ -185,12 +190,15 @@ class AnalysisResult:
     params: dict[str, object]
     segments: list[Segment]
     summary: dict[str, float] = field(default_factory=dict)
+    truncated: bool = False
+    declared_duration_s: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
             "file": self.file,
             "sample_rate_hz": self.sample_rate_hz,
             "duration_s": round(self.duration_s, 3),
+            "truncated": self.truncated,
             "analyzer": self.analyzer,
             "params": self.params,
             "segments": [

@@ -4,10 +4,16 @@ The file is read in blocks of ``BLOCK_S`` seconds with ``MARGIN_S`` of context o
 side; each block is analysed by the pure core and only its middle is kept, so memory
 does not grow with the length of the recording and the labels match the whole-file
 analysis except where a decision needs more than ``MARGIN_S`` of context.
+
+Samples are analysed as int16. A float WAV is scaled from [-1, 1] (libsndfile's own
+conversion to int16 does not scale: every sample of a normal float file became 0, so the
+file was all silence) and must hold finite samples. A WAV whose header declares more data
+than the file holds is analysed as far as it goes and reported ``truncated``.
 """
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +31,10 @@ from harness.errors import BadInput
 BLOCK_S = 300.0
 BLOCK_RESAMPLED_S = 120.0
 MARGIN_S = 20.0
+# libsndfile subtypes holding floating-point samples (nominal range -1..1)
+FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
+# the RIFF chunks searched for the data chunk before giving up (a WAV has a handful)
+_MAX_RIFF_CHUNKS = 64
 
 
 def open_recording(path: Path) -> sf.SoundFile:
@@ -49,6 +59,57 @@ def open_recording(path: Path) -> sf.SoundFile:
     return f
 
 
+def declared_frames(path: Path) -> int | None:
+    """The number of frames a RIFF WAVE header declares (its ``data`` chunk size over the
+    ``fmt`` block size), or None when ``path`` is not a RIFF WAVE file or the header cannot
+    say. libsndfile silently reads what the file holds instead: comparing the two is how a
+    file cut short is noticed."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = 0
+            for _ in range(_MAX_RIFF_CHUNKS):
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    body = fh.read(min(size, 16))
+                    if len(body) < 14:
+                        return None
+                    block_align = struct.unpack("<H", body[12:14])[0]
+                    fh.seek(size - len(body) + (size & 1), 1)
+                elif cid == b"data":
+                    return size // block_align if block_align else None
+                else:
+                    fh.seek(size + (size & 1), 1)  # chunks are padded to an even size
+    except OSError:
+        return None
+    return None
+
+
+def read_pcm16(f: sf.SoundFile, frames: int, path: Path) -> np.ndarray:
+    """Up to ``frames`` samples from the current position of ``f``, as int16.
+
+    A float file is read as floats and scaled by 32768 (clipped to int16); a NaN or infinite
+    sample raises BadInput naming the file and where the first one is.
+    """
+    if f.subtype not in FLOAT_SUBTYPES:
+        return f.read(frames, dtype="int16", always_2d=False)
+    start = f.tell()
+    x = f.read(frames, dtype="float64", always_2d=False)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        i = int(np.argmax(bad))
+        kind = "NaN" if np.isnan(x[i]) else "infinite"
+        first_s, last_s = start / f.samplerate, (start + len(x)) / f.samplerate
+        raise BadInput(f"{path}: {kind} sample at {(start + i) / f.samplerate:.3f} s ({int(bad.sum())} NaN or "
+                       f"infinite in {first_s:.1f}-{last_s:.1f} s); a float WAV must hold finite samples")
+    return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+
+
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -56,8 +117,10 @@ def _first_line(exc: Exception) -> str:
 def analyze_file(path: Path, params: AnalysisParams = DEFAULT) -> AnalysisResult:
     """Analyse a recording block by block. Raises BadInput for unusable input."""
     path = Path(path)
+    declared = declared_frames(path)
     with open_recording(path) as f:
         sr, total = f.samplerate, f.frames
+        truncated = declared is not None and declared > total
         frame_in = round(params.frame_s * sr)
         block_s = BLOCK_S if sr == params.analysis_rate_hz else BLOCK_RESAMPLED_S
         block = int(block_s / params.frame_s) * frame_in
@@ -68,7 +131,7 @@ def analyze_file(path: Path, params: AnalysisParams = DEFAULT) -> AnalysisResult
             while pos < total:
                 a = max(0, pos - margin)
                 f.seek(a)
-                x = f.read(min(total, pos + block + margin) - a, dtype="int16", always_2d=False)
+                x = read_pcm16(f, min(total, pos + block + margin) - a, path)
                 if len(x) == 0:
                     break
                 ev = frame_evidence(to_analysis_rate(x, sr, params), params)
@@ -85,6 +148,7 @@ def analyze_file(path: Path, params: AnalysisParams = DEFAULT) -> AnalysisResult
     return AnalysisResult(
         file=str(path), sample_rate_hz=sr, duration_s=total / sr, analyzer=analyzer_id(params),
         params=params.to_dict(), segments=segments, summary=summarize(segments),
+        truncated=truncated, declared_duration_s=declared / sr if truncated and declared is not None else None,
     )
 
 
@@ -99,6 +163,8 @@ def _append(out: list[Segment], new: list[Segment]) -> None:
 
 
 def read_samples(path: Path) -> tuple[np.ndarray, int]:
-    """Whole file as int16 (for tests and the benchmark's baselines)."""
+    """Whole file as int16 (for tests and the benchmark's baselines); float files scaled as in
+    ``analyze_file``."""
+    path = Path(path)
     with open_recording(path) as f:
-        return f.read(dtype="int16", always_2d=False), f.samplerate
+        return read_pcm16(f, f.frames, path), f.samplerate
