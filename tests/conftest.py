@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from needs import require
+from needs import in_ci, require
 
 from harness.lab.runner import LabProcess
 from harness.lab.truth import read_truth
@@ -72,3 +72,19 @@ def survey_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """In CI, a skip that did not go through ``needs`` (a ``skipif``, an ``importorskip``) fails too.
+
+    ``needs.missing`` already fails in CI; this catches the skips written without it, so a
+    fresh machine cannot pass CI by not running a test.
+    """
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true ({reason}): CI must run every test"

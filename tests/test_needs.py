@@ -50,3 +50,40 @@ def test_elsewhere_a_missing_dependency_skips_the_test(monkeypatch: pytest.Monke
 def test_a_present_dependency_lets_the_test_run(monkeypatch: pytest.MonkeyPatch, value: str | None) -> None:
     set_ci(monkeypatch, value)
     assert outcome(lambda: require(True, REASON)) == ("none", "")
+
+
+def test_in_ci_any_skip_fails_the_run(tmp_path) -> None:
+    """The conftest hook: a bare ``pytest.skip`` or ``skipif`` that bypasses ``needs`` fails under CI=true."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    shutil.copy(here / "conftest.py", tmp_path / "conftest.py")
+    shutil.copy(here / "needs.py", tmp_path / "needs.py")
+    (tmp_path / "test_bare.py").write_text(
+        "import pytest\n\n"
+        "def test_bare_skip():\n    pytest.skip('no frobnicator')\n\n"
+        "@pytest.mark.skipif(True, reason='no widget')\n"
+        "def test_marked():\n    pass\n\n"
+        "def test_plain():\n    pass\n")
+
+    def run(ci: str | None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "CI"}
+        if ci is not None:
+            env["CI"] = ci
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+                               str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    in_ci_run = run("true")
+    assert in_ci_run.returncode == 1, in_ci_run.stdout
+    # the bare skip fails in the call, the marked one at set-up (an error): both turn CI red
+    assert "1 failed, 1 passed, 1 error" in in_ci_run.stdout, in_ci_run.stdout
+    assert "skipped under CI=true (no frobnicator)" in in_ci_run.stdout
+    assert "skipped under CI=true (no widget)" in in_ci_run.stdout
+    local = run(None)
+    assert local.returncode == 0, local.stdout
+    assert "1 passed, 2 skipped" in local.stdout, local.stdout
