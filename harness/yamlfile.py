@@ -119,7 +119,11 @@ def _read_text(path: Path) -> str:
 def load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     """Parse ``path`` with the restricted loader: (data, its node tree for line numbers); BadInput otherwise."""
     text = _read_text(path)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here, before any parsing
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1
+        raise BadInput(f"{path}:{line}: not valid YAML: {one_line(str(exc).splitlines()[0])}") from exc
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -127,7 +131,9 @@ def load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         raise BadInput(f"{path}:{exc.line}: {exc.message}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
+        position = getattr(exc, "position", None)
+        where = f":{mark.line + 1}" if mark is not None else \
+            f":{text[:position].count(chr(10)) + 1}" if isinstance(position, int) else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise BadInput(f"{path}{where}: not valid YAML: {one_line(problem)}") from exc
     except RecursionError as exc:  # a backstop: the depth cap should stop this first

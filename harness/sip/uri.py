@@ -31,8 +31,8 @@ def echo(value: object, max_chars: int = ECHO_MAX_CHARS) -> str:
 
 
 def has_password(uri: str) -> bool:
-    """True when ``uri``'s userinfo holds a password (``sip:user:secret@host``)."""
-    body = uri.split(":", 1)[1] if ":" in uri else uri
+    """True when ``uri``'s userinfo holds a password (``sip:user:secret@host``, also without ``sip:``)."""
+    body = uri.split(":", 1)[1] if uri.lower().startswith(("sip:", "sips:")) else uri
     userinfo = body.split("@", 1)[0] if "@" in body else ""
     return ":" in userinfo
 
@@ -103,7 +103,7 @@ def check_sip_uri(value: str) -> str:
     A password in the userinfo is refused without echoing any of the value.
     """
     if not value.startswith(("sip:", "sips:")):
-        if has_password(value) and "@" in value:
+        if has_password(value):
             raise ValueError(PASSWORD_IN_URI)
         raise ValueError(f"{echo(value)} is not a SIP URI (expected sip:user@host[:port])")
     if has_password(value):
