@@ -154,6 +154,9 @@ def test_huge_integer_and_bad_utf8_are_one_line(tmp_path: Path) -> None:
     raw = tmp_path / "raw.yaml"
     raw.write_bytes(MINIMAL.encode() + b"x: \xff\xfe\n")
     assert the_error(raw) == f"{raw}:4: not UTF-8 text (byte {len(MINIMAL) + 3})"
+    bell = write(tmp_path, MINIMAL + "x: \x07\n", "bell.yaml")  # the YAML reader refuses it before parsing
+    assert the_error(bell) == (f"{bell}:4: not valid YAML: unacceptable character #x0007: "
+                               "special characters are not allowed")
 
 
 def test_every_product_yaml_read_uses_the_restricted_loader(tmp_path: Path) -> None:
@@ -402,6 +405,9 @@ def test_espeak_failure_exits_3(tmp_path: Path) -> None:
 
 
 def test_a_file_name_with_a_newline_stays_on_one_line(tmp_path: Path) -> None:
-    proc = harness("validate", str(tmp_path / "evil\nname.yaml"))
-    assert proc.returncode == 2
-    assert one_error_line(proc).endswith("evil\\nname.yaml: no such file")
+    evil = str(tmp_path / "evil\nname.yaml")
+    for args in (("validate", evil), ("run", evil, "--reports", str(tmp_path / "r")),
+                 ("lab", "--hotlines", evil, "--port", "0")):
+        proc = harness(*args)
+        assert proc.returncode == 2, args
+        assert one_error_line(proc).endswith("evil\\nname.yaml: no such file"), args
