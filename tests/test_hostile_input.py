@@ -291,8 +291,8 @@ def test_run_host_option_is_checked(tmp_path: Path) -> None:
 # -- harness call: target, registrar, bind ------------------------------------------------------
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (("sip:1007:PASSWORD@127.0.0.1:9",), "harness: error: TARGET: a password in a SIP URI is not allowed "
-                                         "(user:password@host); use --password-env"),
+    (("sip:1007:PASSWORD@127.0.0.1:9",), ("harness: error: TARGET: a password in a SIP URI is not allowed "
+                                          "(user:password@host); use --password-env")),
     (("sip:@127.0.0.1:9",), "harness: error: TARGET: 'sip:@127.0.0.1:9' has an empty user before '@'"),
     (("sip:10 07@127.0.0.1:9",), "harness: error: TARGET: 'sip:10 07@127.0.0.1:9' contains a space"),
     (("sip:1@127.0.0.1:9", "--registrar", "sip:u:PASSWORD@127.0.0.1:9", "--username", "u"),
