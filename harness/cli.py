@@ -23,7 +23,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except HarnessError as exc:
-            click.secho(f"harness: error: {exc}", fg="red", err=True)
+            # one line whatever the message holds (a key or path with a newline in it)
+            text = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+            click.secho(f"harness: error: {text}", fg="red", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.secho("harness: interrupted", fg="red", err=True)

@@ -1,7 +1,7 @@
 """The error tree and the exit codes it maps to.
 
-    HarnessError            exit 1 (generic failure)
-     ├── ThresholdFailed    exit 1 (a CI threshold was exceeded)
+    HarnessError            exit 3 (a failure of the machinery; never 1, which means thresholds)
+     ├── ThresholdFailed    exit 1 (a CI threshold was exceeded; the only error that exits 1)
      ├── BadInput           exit 2 (a file, option or recording the user gave is unusable)
      └── InfraError         exit 3 (SIP, registration, network or worker failure)
           └── DialError     exit 3 (one call could not be placed)
@@ -19,9 +19,13 @@ EXIT_INFRA = 3
 
 
 class HarnessError(Exception):
-    """Base of every error the CLI turns into one line and an exit code."""
+    """Base of every error the CLI turns into one line and an exit code.
 
-    exit_code = EXIT_THRESHOLDS
+    Raise a subclass. The base exits 3 so that an error nobody classified reads as the
+    harness failing, never as "thresholds failed" (1), which CI gates act on.
+    """
+
+    exit_code = EXIT_INFRA
 
 
 class ThresholdFailed(HarnessError):

@@ -91,7 +91,8 @@ BAD = [
     (_replace("  password_env: SHOPPER_PASSWORD", "  password: hunter2"), 3,
      "account: 'password' is not allowed in a campaign file: set password_env"),
     (_replace("password_env: SHOPPER_PASSWORD", "password_env: hunter2!"), 6,
-     "account.password_env: 'hunter2!' is not an environment variable name"),
+     ("account.password_env: give the NAME of an environment variable (letters, digits, _; "
+      "e.g. HARNESS_SIP_PASSWORD), not the password itself (the value given is not shown)")),
     (_replace('registrar: "sip:127.0.0.1:5070"', 'registrar: "127.0.0.1"'), 3,
      "account.registrar: '127.0.0.1' is not a SIP URI"),
     (_replace('target: "sip:1002@127.0.0.1:5060"', 'target: "sip:1002@"'), 11,

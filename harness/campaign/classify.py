@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from harness.schema import StrictModel
 from harness.sip.seam import CallRecord, DisconnectBy
 
 
@@ -44,10 +45,8 @@ KNOWN_LABELS = TONE_LABELS | {"silence", "music", "speech"}
 CUT_BY_HANGUP_S = 0.3  # a speech run ending this close to our hang-up was cut by it
 
 
-class CallRules(BaseModel):
+class CallRules(StrictModel):
     """How a call is placed and judged (the ``call:`` section of a campaign); all times in seconds."""
-
-    model_config = ConfigDict(extra="forbid")
 
     ring_timeout_s: float = Field(default=30.0, gt=0, le=600, description="CANCEL when not answered by then")
     max_hold_s: float = Field(default=120.0, gt=0, le=7200,

@@ -11,6 +11,9 @@ from harness.campaign.config import Campaign, load_campaign, validate_files
 from harness.campaign.runner import RunResult, run_campaign
 from harness.errors import BadInput
 from harness.evidence import verify_evidence
+from harness.yamlfile import one_line
+
+MAX_LINE_CHARS = 4000  # one_line's cut, well above any message validate writes
 
 
 def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -52,13 +55,14 @@ def validate_command(files: list[Path]) -> int:
     """Validate campaign/lab files; one line per file; 0 all good, 2 any bad."""
     if not files:
         raise BadInput("give at least one file, e.g. harness validate scenarios/*.yaml")
-    errors = validate_files(files)
-    bad = {e.split(":", 1)[0] for e in errors}
-    for e in errors:
-        print(f"harness: error: {e}", file=sys.stderr)
-    for f in files:
-        if str(f) not in bad:
+    errors: list[str] = []
+    for f in files:  # one file at a time: a file name may itself hold ':' or a newline
+        found = validate_files([f])
+        errors += found
+        if not found:
             print(f"{f}: ok")
+    for e in errors:
+        print(f"harness: error: {one_line(e, MAX_LINE_CHARS)}", file=sys.stderr)
     return 2 if errors else 0
 
 

@@ -18,34 +18,20 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.campaign.classify import CallRules, Outcome
 from harness.errors import BadInput
+from harness.schema import StrictModel
 from harness.sip.seam import Account
+from harness.sip.uri import check_hostport, check_ip, check_sip_uri, env_name_problem
 from harness.yamlfile import load_model
 
 BARE_NUMBER = re.compile(r"^[0-9A-Za-z_+*#.-]+$")
-SIP_URI = re.compile(r"^sips?:(?:(?P<user>[^@;?]+)@)?(?P<host>[^:;?>]*)"
-                     r"(?::(?P<port>[^;?]*))?(?P<rest>[;?].*)?$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def check_sip_uri(value: str) -> str:
-    """Return ``value`` if it is a sip:/sips: URI with a host (and a numeric port if any)."""
-    m = SIP_URI.match(value)
-    if not m:
-        raise ValueError(f"{value!r} is not a SIP URI (expected sip:user@host[:port])")
-    if not m.group("host"):
-        raise ValueError(f"{value!r} has no host")
-    port = m.group("port")
-    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
-        raise ValueError(f"{value!r} has a bad port {port!r} (expected 1-65535)")
-    return value
+class _Strict(StrictModel):
+    pass
 
 
 class CampaignAccount(_Strict):
@@ -77,9 +63,10 @@ class CampaignAccount(_Strict):
     @field_validator("password_env")
     @classmethod
     def _env_name(cls, v: str | None) -> str | None:
-        if v is not None and not ENV_NAME.match(v):
-            raise ValueError(f"{v!r} is not an environment variable name (letters, digits, _): "
-                             "give the variable's NAME, not the password")
+        if v is not None:
+            problem = env_name_problem(v)
+            if problem:
+                raise ValueError(problem)
         return v
 
     @model_validator(mode="after")
@@ -204,9 +191,12 @@ class Campaign(_Strict):
     @field_validator("default_host")
     @classmethod
     def _host(cls, v: str | None) -> str | None:
-        if v is not None:
-            check_sip_uri(f"sip:x@{v}")
-        return v
+        return None if v is None else check_hostport(v)
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, v: str) -> str:
+        return check_ip(v)
 
     @field_validator("hotlines")
     @classmethod
@@ -228,7 +218,10 @@ class Campaign(_Strict):
 
     def with_host(self, hostport: str) -> Campaign:
         """The same campaign with its bare-number hotlines re-aimed at ``hostport`` (e.g. a lab on port 0)."""
-        check_sip_uri(f"sip:x@{hostport}")
+        try:
+            check_hostport(hostport)
+        except ValueError as exc:
+            raise BadInput(f"--host: {exc}") from exc
         if not self.default_host:
             raise BadInput("--host needs a campaign whose hotlines are bare numbers with default_host set")
         old = f"@{self.default_host}"

@@ -32,7 +32,7 @@ import numpy as np
 import soundfile as sf
 
 from harness import packaged_audio
-from harness.errors import BadInput, HarnessError
+from harness.errors import BadInput, InfraError
 
 SAMPLE_RATE_HZ = 8000
 MAX_MOH_S = 90.0
@@ -179,8 +179,8 @@ def _espeak(exe: str, part: Part, tmp: Path) -> np.ndarray:
         subprocess.run(cmd, check=True, capture_output=True, timeout=60)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
-        raise HarnessError(f"espeak-ng failed for voice {part.voice!r} ({' '.join(cmd[:-1])} ...): "
-                           f"{detail.decode(errors='replace').strip() or exc}") from exc
+        raise InfraError(f"espeak-ng failed for voice {part.voice!r} ({' '.join(cmd[:-1])} ...): "
+                         f"{detail.decode(errors='replace').strip() or exc}") from exc
     x = _read_mono(raw)
     # espeak pads with silence; trim it so the pauses in the recipe are the only pauses.
     loud = np.flatnonzero(np.abs(x) > 10 ** (-50 / 20))

@@ -9,12 +9,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.errors import BadInput
 from harness.lab.scenario import load_lab
 from harness.lab.server import serve
+from harness.sip.uri import check_ip
 
 
 def run_lab(hotlines_file: Path, bind: str, port: int, truth_file: Path, media_dir: Path | None) -> None:
     """Load the hotlines, serve them, and print one line when listening (tests wait for it)."""
+    try:
+        check_ip(bind)
+    except ValueError as exc:
+        raise BadInput(f"--bind: {exc}") from None
+    if not 0 <= port <= 65535:
+        raise BadInput(f"--port: {port} is not a UDP port (0-65535; 0 = any free port)")
     config = load_lab(hotlines_file)
     media = media_dir or Path(config.media_dir)
 

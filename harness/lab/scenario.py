@@ -21,14 +21,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from harness.schema import StrictModel
 
 PhaseKind = Literal["ring", "early_media", "music", "speech", "agent", "silence"]
 REJECT_CODES = (404, 480, 486, 503, 600, 603)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(StrictModel):
+    pass
 
 
 class Ring(_Strict):

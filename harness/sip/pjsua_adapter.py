@@ -42,6 +42,7 @@ from harness.clock import utc_iso
 from harness.errors import BadInput, DialError, InfraError
 from harness.recording import repair_wav_header, wav_duration_s
 from harness.sip.seam import Account, CallEvent, CallRecord, CallSpec, DisconnectBy
+from harness.sip.uri import env_name_problem, unset_env_message
 
 MAX_CALLS_PER_ENGINE = 4
 CLOSE_LINGER_S = 2.0  # longest wait for the far end to complete our CANCEL/BYE before the call is written
@@ -55,12 +56,56 @@ def mask_auth(text: str) -> str:
     return _AUTH_RE.sub(lambda m: f"{m.group(1)}{m.group(2)} <masked>", text)
 
 
+# pjsip error names (the "(PJ_...)" at the end of pj.Error.reason) -> what a person reads
+_PJ_PLAIN = {
+    "PJ_ERESOLVE": "host not found",
+    "PJSIP_EINVALIDURI": "not a valid SIP URI",
+    "PJSIP_EINVALIDREQURI": "not a valid SIP URI",
+    "PJ_ETOOMANY": "too many calls in this SIP worker",
+    "PJ_ENOMEM": "out of memory",
+    "PJSIP_ETPNOTSUITABLE": "no transport for this address (IPv4/IPv6 or protocol mismatch)",
+    "PJSIP_EUNSUPTRANSPORT": "unsupported transport",
+}
+
+
+def pj_error_text(exc: pj.Error, host: str | None = None) -> str:
+    """One clean line for a pjsua2 error: its reason, never the C++ call and source line of ``info()``."""
+    reason = str(getattr(exc, "reason", "") or "").strip()
+    code = re.search(r"\((PJ[A-Z0-9_]*)\)\s*$", reason)
+    plain = _PJ_PLAIN.get(code.group(1)) if code else None
+    if plain is None:
+        # e.g. "gethostbyname() has returned error (PJ_ERESOLVE)": drop the C function's name
+        plain = re.sub(r"^[A-Za-z_]\w*\(\)\s*(has returned error\s*)?", "", reason).strip() or \
+            f"pjsip status {getattr(exc, 'status', '?')}"
+    if host and plain == "host not found":
+        plain = f"{plain} ({host})"
+    return " ".join(plain.split())
+
+
+def _uri_host(uri: str) -> str | None:
+    """The host of a SIP URI, for messages (best effort)."""
+    body = uri.split(":", 1)[1] if ":" in uri else uri
+    body = body.split("@", 1)[1] if "@" in body else body
+    host = re.split(r"[;?>]", body, maxsplit=1)[0]
+    return (host[:host.index("]") + 1] if host.startswith("[") and "]" in host else host.split(":", 1)[0]) or None
+
+
+_PASSWORD_ENV_OPTION = "--password-env (password_env in a campaign)"
+
+
 def resolve_password(account: Account) -> str | None:
-    """Read the account password from its environment variable or 0600 credentials file."""
+    """Read the account password from its environment variable or 0600 credentials file.
+
+    The variable's name is repeated in a message only when it reads as a name: a
+    password pasted where the name belongs must not be printed.
+    """
     if account.password_env:
+        problem = env_name_problem(account.password_env, _PASSWORD_ENV_OPTION)
+        if problem:
+            raise BadInput(problem)
         value = os.environ.get(account.password_env)
         if value is None:
-            raise BadInput(f"environment variable {account.password_env} (the SIP password) is not set")
+            raise BadInput(unset_env_message(account.password_env, _PASSWORD_ENV_OPTION))
         return value
     if account.credentials_file:
         path = Path(account.credentials_file)
@@ -262,7 +307,7 @@ class SipEngine:
             self._acc = _Account()
             self._acc.create(self._account_config(credential))
         except pj.Error as exc:
-            raise InfraError(f"SIP stack failed to start: {exc.info()}") from exc
+            raise InfraError(f"SIP stack failed to start: {pj_error_text(exc)}") from exc
         if self.account.registrar:
             try:
                 self._wait_registration(register_timeout_s)
@@ -373,7 +418,7 @@ class SipEngine:
                     act.start_mono = sent[0]
         except pj.Error as exc:
             act.call = None
-            act.last_reason = f"could not send INVITE: {exc.info()}"
+            act.last_reason = f"could not send INVITE to {spec.target}: {pj_error_text(exc, _uri_host(spec.target))}"
             act.events.append((time.monotonic(), "error", None, act.last_reason))
             self._finish(act, error=act.last_reason)
             return
@@ -406,7 +451,7 @@ class SipEngine:
                     act.dtmf_sent_mono = now
                     act.events.append((now, "dtmf_sent", None, spec.dtmf))
                 except pj.Error as exc:
-                    act.events.append((now, "dtmf_failed", None, exc.info()))
+                    act.events.append((now, "dtmf_failed", None, pj_error_text(exc)))
         for act in [a for a in self._active.values() if a.disconnected_mono is not None and not a.done]:
             assert act.disconnected_mono is not None
             if self._closing_done(act) or now - act.disconnected_mono >= CLOSE_LINGER_S:
@@ -449,7 +494,7 @@ class SipEngine:
             prm = pj.CallOpParam(True)
             act.call.hangup(prm)
         except pj.Error as exc:
-            act.events.append((now, "hangup_failed", None, exc.info()))
+            act.events.append((now, "hangup_failed", None, pj_error_text(exc)))
 
     # -- callbacks (run inside libHandleEvents) -------------------------------------------------
     def _on_state(self, uid: str, call: _Call) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from harness.errors import EXIT_INFRA, EXIT_OK, BadInput
 from harness.sip.seam import Account, CallRecord, CallSpec
+from harness.sip.uri import PASSWORD_IN_URI, check_ip, check_sip_uri, env_name_problem
 
 AUTH_FAILURE_CODES = (401, 403, 407)
 
@@ -53,13 +55,34 @@ def summary_line(rec: CallRecord, out_dir: Path) -> str:
     return f"{rec.call_uid} {rec.target}: {what}{rec_note}; files {files}"
 
 
+def _check_option(option: str, value: str, check: Callable[[str], str], example: str) -> None:
+    try:
+        check(value)
+    except ValueError as exc:
+        hint = f" ({example})" if example and "expected" not in str(exc) and PASSWORD_IN_URI not in str(exc) else ""
+        extra = "; use --password-env" if PASSWORD_IN_URI in str(exc) else ""
+        raise BadInput(f"{option}: {exc}{extra}{hint}") from None
+
+
 def probe(target: str, out_dir: Path, *, registrar: str | None, username: str | None, password_env: str | None,
           credentials_file: Path | None = None,
           ring_timeout_s: float, max_call_s: float, dtmf: str | None, dtmf_after_s: float,
           bind: str | None) -> int:
-    """Place one call and return the exit code (0 completed, 3 SIP/infrastructure failure)."""
-    if not target.startswith(("sip:", "sips:")):
-        raise BadInput(f"target {target!r} is not a SIP URI (e.g. sip:1001@127.0.0.1:5060)")
+    """Place one call and return the exit code (0 completed, 3 SIP/infrastructure failure).
+
+    Every option is checked before the SIP stack starts: a password inside a URI is
+    refused (it would reach the events, the SIP log and the terminal), and nothing
+    secret-looking is echoed back.
+    """
+    _check_option("TARGET", target, check_sip_uri, "e.g. sip:1001@127.0.0.1:5060")
+    if registrar is not None:
+        _check_option("--registrar", registrar, check_sip_uri, "e.g. sip:127.0.0.1:5070")
+    if bind is not None:
+        _check_option("--bind", bind, check_ip, "")
+    if password_env is not None:
+        problem = env_name_problem(password_env, "--password-env")
+        if problem:
+            raise BadInput(problem)
     if ring_timeout_s <= 0 or max_call_s <= 0:
         raise BadInput("--ring-timeout-s and --max-call-s must be positive")
     from harness.sip.pjsua_adapter import place_one
