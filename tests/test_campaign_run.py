@@ -158,12 +158,31 @@ def test_kill_9_mid_campaign_then_resume(short_lab: Lab, tmp_path: Path) -> None
         pytest.fail("the run never had rows written and calls in flight at the same time")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # issue 12: the checks must not lean on a manifest (a kill -9 early in a run leaves none)
+    (reports / "survey-kill" / "manifest.json").unlink(missing_ok=True)
     before = evidence.read_bytes()
     rows_before = read_evidence(evidence)
     assert harness("verify", str(evidence), "--no-recordings").returncode == 0
 
-    resumed = harness(*args, "--resume")
+    # an edited plan (max_attempts 3 -> 1) is refused: it was accepted (exit 0) and mixed two plans
+    original = camp_file.read_bytes()
+    camp_file.write_text(yaml.safe_dump({**campaign, "redial": {**campaign["redial"], "max_attempts": 1}},
+                                        allow_unicode=True))
+    refused = harness(*args, "--resume")
+    camp_file.write_bytes(original)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "changed since this run started" in refused.stderr
+    # another host is refused; the resume hint without --host dials the run's own host
+    other = ["--host", f"{short_lab.host}:{short_lab.port + 1}"]
+    refused = harness("run", str(camp_file), *other, "--reports", str(reports), "--recordings", str(recordings),
+                      "--resume")
+    assert refused.returncode == 2 and "--change-host" in refused.stderr and refused.stderr.count("\n") == 1
+    assert evidence.read_bytes() == before  # nothing was written by the refused resumes
+
+    resumed = harness("run", str(camp_file), "--reports", str(reports), "--recordings", str(recordings),
+                      "--resume")
     assert resumed.returncode == 0, resumed.stderr
+    assert f"resume: dialling {short_lab.host}:{short_lab.port} as this run did" in resumed.stderr
     assert "cut off mid-call" in resumed.stderr
     after = evidence.read_bytes()
     assert after.startswith(before)  # no finished row lost or rewritten
@@ -172,6 +191,10 @@ def test_kill_9_mid_campaign_then_resume(short_lab: Lab, tmp_path: Path) -> None
     assert len(uids) == len(set(uids))  # nothing duplicated
     cut = [r for r in rows[len(rows_before):] if r["note"].startswith("cut off")]
     assert cut and all(r["outcome"] == "error" for r in cut)
+    # each cut-off attempt was placed again, and every call went to the run's one host
+    redone = {(r["chain_id"], r["attempt"]) for r in rows if not r["note"].startswith("cut off")}
+    assert {(r["chain_id"], r["attempt"]) for r in cut} <= redone
+    assert all(r["target"].endswith(f"@{short_lab.host}:{short_lab.port}") for r in rows)
     # every chain is complete: attempts 1..k without gaps (cut-off attempts placed again), and it
     # stopped where the redial policy says
     chains: dict[str, list[dict]] = defaultdict(list)
