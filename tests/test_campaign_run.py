@@ -261,3 +261,59 @@ def test_lab_hold_music_has_no_speech(name: str) -> None:
     segs = analyze_file(path).segments
     speech_s = sum(s.end_s - s.start_s for s in segs if s.label == "speech")
     assert speech_s < 0.2, [s for s in segs if s.label == "speech"]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 256 KiB tmpfs (needs root and mount rights; the fault-injection test in test_runner_logic covers
+    the same path everywhere)."""
+    mnt = tmp_path / "small-disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a real disk-full run needs root to mount a small tmpfs")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True,
+                             text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_stops_the_run_with_one_line_and_resume_completes(short_lab: Lab, tmp_path: Path,
+                                                                      small_disk: Path) -> None:
+    """Issue 12: a full disk gave five chained ENOSPC tracebacks, exit 1, no manifest and a 0-byte
+    manifest.json.tmp. Real calls (busy, one after another); the reports on a tmpfs with two pages left:
+    the evidence's first page and the journal's. Exit 3, one error line, whole rows, no litter; after
+    space is freed --resume finishes the run."""
+    camp_file = tmp_path / "full.yaml"
+    camp_file.write_text("campaign: full\ndefault_host: \"127.0.0.1:5060\"\n"
+                         "hotlines:\n  - {id: busy, name: Busy, target: '1007'}\nchains_per_round: 24\n"
+                         "concurrency: 1\nlimits: {per_hotline_concurrency: 1, min_interval_s: 0, calls_per_minute: 600}\n"
+                         "call: {ring_timeout_s: 3, max_hold_s: 5, max_call_s: 10}\n")
+    reports = small_disk / "reports"
+    out = reports / "full"
+    filler = small_disk / "filler"
+    vfs = os.statvfs(small_disk)
+    filler.write_bytes(b"\0" * (vfs.f_bavail * vfs.f_frsize - 2 * vfs.f_frsize))
+    args = ["run", str(camp_file), "--host", f"{short_lab.host}:{short_lab.port}", "--reports", str(reports),
+            "--recordings", str(tmp_path / "recordings")]
+    proc = harness(*args)
+    assert proc.returncode == 3, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("harness: error:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    print(errors[0])
+    assert "no space left on device" in errors[0] and "--resume --host" in errors[0]
+    rows = read_evidence(out / "evidence.csv")
+    assert 1 <= len(rows) < 24 and {r["outcome"] for r in rows} == {"busy"}
+    assert harness("verify", str(out / "evidence.csv"), "--no-recordings").returncode == 0  # whole rows only
+    assert not list(out.glob("*.tmp"))
+    filler.unlink()  # space freed
+    resumed = harness("run", str(camp_file), "--reports", str(reports), "--recordings", str(tmp_path / "recordings"),
+                      "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    rows = read_evidence(out / "evidence.csv")
+    assert sorted(r["chain_id"] for r in rows if not r["note"].startswith("cut off")) == \
+        sorted(f"r1-busy-{n}" for n in range(1, 25))
+    assert harness("verify", str(out / "evidence.csv")).returncode == 0

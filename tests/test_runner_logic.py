@@ -369,3 +369,22 @@ def test_disk_full_stops_with_one_line_keeps_rows_and_leaves_no_litter(
     done = sorted((r["hotline_id"], r["attempt"]) for r in rows if not r["note"].startswith("cut off"))
     assert done == [("busy", "1"), ("drop", "1"), ("drop", "2"), ("drop", "3"), ("ok", "1")]
     assert verify_evidence(resumed.evidence, check_recordings=False).ok
+
+
+def test_a_manifest_that_does_not_fit_fails_a_finished_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every call recorded but no room for the manifest: exit 3 (it was a warning and exit 0), no temporary
+    file; the resume, with space again, has nothing to call and writes the manifest."""
+    c = campaign()
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    out = tmp_path / "r" / "fake"
+    _fill_disk(monkeypatch, {"manifest.json.tmp"}, after_writes=0)
+    with pytest.raises(InfraError, match=r"manifest\.json: no space left on device: every call is recorded .*"
+                                         r"manifest is not written; free space, then run  harness run .* --resume"):
+        run_campaign(c, camp_file, FakeDialer, **_kw(tmp_path))
+    assert not (out / "manifest.json").exists() and not (out / "manifest.json.tmp").exists()
+    monkeypatch.undo()
+    dialer = FakeDialer()
+    again = run_campaign(c, camp_file, lambda: dialer, resume=True, **_kw(tmp_path))
+    assert not dialer.placed and again.rows == 5
+    assert json.loads((out / "manifest.json").read_text())["evidence"]["rows"] == 5

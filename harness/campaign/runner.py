@@ -625,10 +625,17 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                                   "interrupted": interrupted, "sip_host": host,
                                   "sip_host_changed_from": changed_from}, evidence=evidence)
             manifest_written = True
-        except (OSError, HarnessError) as exc:
-            if write_failed is None:  # on a full disk the one error line says so
+        except OSError as exc:
+            if write_failed is None:  # the calls are all recorded; a resume writes the manifest
+                write_failed = _WriteFailed(manifest, exc)
+        except HarnessError as exc:
+            if write_failed is None:
                 progress(f"warning: manifest not written: {exc}")
     if write_failed is not None:
+        if not interrupted:
+            raise InfraError(f"{write_failed.path}: {write_failed.why}: every call is recorded in {evidence}, "
+                             f"but the manifest is not written; {write_failed.fix}, then run  {hint}  to write it"
+                             ) from write_failed.cause
         kept = "written as interrupted" if manifest_written else "not written"
         raise InfraError(f"{write_failed.path}: {write_failed.why}: the run stopped; the rows already in "
                          f"{evidence} are intact, the manifest {kept}; {write_failed.fix}, then continue with  "
