@@ -317,3 +317,42 @@ def test_a_full_disk_stops_the_run_with_one_line_and_resume_completes(short_lab:
     assert sorted(r["chain_id"] for r in rows if not r["note"].startswith("cut off")) == \
         sorted(f"r1-busy-{n}" for n in range(1, 25))
     assert harness("verify", str(out / "evidence.csv")).returncode == 0
+
+
+def test_sigterm_hint_gives_the_host_and_following_it_completes_the_run(short_lab: Lab, tmp_path: Path) -> None:
+    """Issue 12: the printed resume hint dropped --host; following it dialled the campaign's default host
+    and left rows for two hosts in one evidence file. Now the hint is the whole command, and it works."""
+    import shlex
+
+    camp_file = tmp_path / "hint.yaml"
+    camp_file.write_text("campaign: hint\ndefault_host: \"127.0.0.1:5060\"\n"
+                         "hotlines:\n  - {id: rings, name: Rings, target: '1008'}\nchains_per_round: 3\n"
+                         "concurrency: 1\nlimits: {per_hotline_concurrency: 1, min_interval_s: 0, calls_per_minute: 600}\n"
+                         "call: {ring_timeout_s: 3, max_hold_s: 5, max_call_s: 10}\n")
+    reports, recordings = tmp_path / "reports", tmp_path / "recordings"
+    journal = reports / "hint" / "attempts.jsonl"
+    hostport = f"{short_lab.host}:{short_lab.port}"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(camp_file), "--host", hostport,
+                             "--reports", str(reports), "--recordings", str(recordings)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (journal.exists() and '"type": "attempt"' in journal.read_text()):
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("no call was handed to the dialer within 30 s")
+        time.sleep(0.05)
+    time.sleep(0.5)  # the call is ringing
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    (hint,) = [line.split("continue with", 1)[1].strip() for line in err.splitlines()
+               if line.startswith("interrupted: continue with")]
+    words = shlex.split(hint)
+    assert words[:2] == ["harness", "run"] and words[words.index("--host") + 1] == hostport
+    resumed = subprocess.run([sys.executable, "-m", "harness.cli", *words[1:]], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    rows = read_evidence(reports / "hint" / "evidence.csv")
+    assert sorted(r["chain_id"] for r in rows if not r["note"].startswith("cut off")) == \
+        ["r1-rings-1", "r1-rings-2", "r1-rings-3"]
+    assert all(r["target"] == f"sip:1008@{hostport}" for r in rows)
