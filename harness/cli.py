@@ -105,17 +105,22 @@ def call(target: str, out_dir: Path, registrar: str | None, username: str | None
 @main.command()
 @click.argument("campaign_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--resume", is_flag=True, help="continue a run that stopped: finished attempts are not called again")
-@click.option("--host", default=None, help="re-aim bare-number hotlines at HOST:PORT (e.g. a lab on another port)")
+@click.option("--host", default=None, help="re-aim bare-number hotlines at HOST:PORT (e.g. a lab on another port); "
+              "with --resume the run's own host is reused when omitted")
+@click.option("--change-host", is_flag=True,
+              help="with --resume: dial a --host other than the one the run dialled (recorded in the journal "
+                   "and the manifest)")
 @click.option("--reports", "reports_root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="evidence goes to REPORTS/<campaign>/")
 @click.option("--recordings", "recordings_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("recordings"), show_default=True, help="recordings go to RECORDINGS/<campaign>/")
-def run(campaign_file: Path, resume: bool, host: str | None, reports_root: Path, recordings_root: Path) -> None:
+def run(campaign_file: Path, resume: bool, host: str | None, change_host: bool, reports_root: Path,
+        recordings_root: Path) -> None:
     """Run a survey campaign: place the calls, judge each, write hash-chained evidence."""
     from harness.campaign.command import run_command
 
     result = run_command(campaign_file, resume=resume, host=host, reports_root=reports_root,
-                         recordings_root=recordings_root)
+                         recordings_root=recordings_root, change_host=change_host)
     sys.exit(130 if result.interrupted else 0)
 
 

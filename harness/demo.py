@@ -52,7 +52,7 @@ def demo(survey: Path = SURVEY, lab_hotlines: Path = LAB_HOTLINES, reports_root:
         raise BadInput(f"{survey}: no such file (run harness demo from the repository root)")
     campaign = load_campaign(survey)
     out_dir, rec_dir = reports_root / campaign.campaign, recordings_root / campaign.campaign
-    if (out_dir / "evidence.csv").exists():
+    if (out_dir / "evidence.csv").exists() or (out_dir / "attempts.jsonl").exists():
         _move_aside(out_dir, rec_dir)
     prepare_media(media_dir)
     truth = out_dir / "lab-truth.jsonl"
@@ -61,9 +61,8 @@ def demo(survey: Path = SURVEY, lab_hotlines: Path = LAB_HOTLINES, reports_root:
         print(f"lab PBX on sip:{lab.hostport} ({lab_hotlines}); running {survey} "
               f"({len(campaign.hotlines)} hotlines x {campaign.rounds} rounds, redial up to "
               f"{campaign.redial.max_attempts} attempts)", flush=True)
-        campaign = campaign.with_host(lab.hostport)
         result = run_campaign(campaign, survey, pool_factory(campaign), reports_root=reports_root,
-                              recordings_root=recordings_root)
+                              recordings_root=recordings_root, host=lab.hostport)
     report = build_report([result.evidence], out_dir / "report", fail_if=[], junit=out_dir / "junit.xml",
                           thresholds=campaign.thresholds.model_dump(exclude_none=True),
                           redial_propensity=campaign.loss_model.redial_propensity, rounds=campaign.rounds)

@@ -251,13 +251,21 @@ class EvidenceWriter:
         self.last_hash, self.count = result.last_row_hash, result.rows
 
     def _write(self, line: str) -> None:
-        self._f.seek(0, os.SEEK_END)
-        self._f.write(line)
-        self._fsync()
-
-    def _fsync(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        # One os.write past any buffer, then fsync. A write that fails (disk full) is cut back off,
+        # so the file keeps only complete rows and nothing is left buffered to land later.
+        fd = self._f.fileno()
+        end = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(line.encode("utf-8"))
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, end)
+            except OSError:
+                pass  # a fragment left here is moved to <file>.partial when the file is next opened
+            raise
 
     def append(self, row: Mapping[str, Any]) -> str:
         """Write one call's row (missing columns empty; schema_version filled in); return its row_hash."""
@@ -348,6 +356,10 @@ def write_manifest(path: Path, campaign_file: Path, campaign_name: str, started_
     data.update(extra or {})
     tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a disk-full write leaves no manifest.json.tmp behind
+        raise
     return data

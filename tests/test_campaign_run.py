@@ -150,7 +150,7 @@ def test_kill_9_mid_campaign_then_resume(short_lab: Lab, tmp_path: Path) -> None
     # kill once some rows are written and some calls are in the middle (journalled, no row yet)
     while time.monotonic() < deadline:
         n_rows = _rows_now(evidence)
-        n_started = len(journal.read_text().splitlines()) if journal.exists() else 0
+        n_started = journal.read_text().count('"type": "attempt"') if journal.exists() else 0  # not the header
         if n_rows >= 4 and n_started > n_rows:
             break
         time.sleep(0.05)
@@ -159,12 +159,31 @@ def test_kill_9_mid_campaign_then_resume(short_lab: Lab, tmp_path: Path) -> None
         pytest.fail("the run never had rows written and calls in flight at the same time")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # issue 12: the checks must not lean on a manifest (a kill -9 early in a run leaves none)
+    (reports / "survey-kill" / "manifest.json").unlink(missing_ok=True)
     before = evidence.read_bytes()
     rows_before = read_evidence(evidence)
     assert harness("verify", str(evidence), "--no-recordings").returncode == 0
 
-    resumed = harness(*args, "--resume")
+    # an edited plan (max_attempts 3 -> 1) is refused: it was accepted (exit 0) and mixed two plans
+    original = camp_file.read_bytes()
+    camp_file.write_text(yaml.safe_dump({**campaign, "redial": {**campaign["redial"], "max_attempts": 1}},
+                                        allow_unicode=True))
+    refused = harness(*args, "--resume")
+    camp_file.write_bytes(original)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "changed since this run started" in refused.stderr
+    # another host is refused; the resume hint without --host dials the run's own host
+    other = ["--host", f"{short_lab.host}:{short_lab.port + 1}"]
+    refused = harness("run", str(camp_file), *other, "--reports", str(reports), "--recordings", str(recordings),
+                      "--resume")
+    assert refused.returncode == 2 and "--change-host" in refused.stderr and refused.stderr.count("\n") == 1
+    assert evidence.read_bytes() == before  # nothing was written by the refused resumes
+
+    resumed = harness("run", str(camp_file), "--reports", str(reports), "--recordings", str(recordings),
+                      "--resume")
     assert resumed.returncode == 0, resumed.stderr
+    assert f"resume: dialling {short_lab.host}:{short_lab.port} as this run did" in resumed.stderr
     assert "cut off mid-call" in resumed.stderr
     after = evidence.read_bytes()
     assert after.startswith(before)  # no finished row lost or rewritten
@@ -173,6 +192,10 @@ def test_kill_9_mid_campaign_then_resume(short_lab: Lab, tmp_path: Path) -> None
     assert len(uids) == len(set(uids))  # nothing duplicated
     cut = [r for r in rows[len(rows_before):] if r["note"].startswith("cut off")]
     assert cut and all(r["outcome"] == "error" for r in cut)
+    # each cut-off attempt was placed again, and every call went to the run's one host
+    redone = {(r["chain_id"], r["attempt"]) for r in rows if not r["note"].startswith("cut off")}
+    assert {(r["chain_id"], r["attempt"]) for r in cut} <= redone
+    assert all(r["target"].endswith(f"@{short_lab.host}:{short_lab.port}") for r in rows)
     # every chain is complete: attempts 1..k without gaps (cut-off attempts placed again), and it
     # stopped where the redial policy says
     chains: dict[str, list[dict]] = defaultdict(list)
@@ -237,3 +260,98 @@ def test_lab_hold_music_has_no_speech(name: str) -> None:
     segs = analyze_file(path).segments
     speech_s = sum(s.end_s - s.start_s for s in segs if s.label == "speech")
     assert speech_s < 0.2, [s for s in segs if s.label == "speech"]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 256 KiB tmpfs (needs root and mount rights; the fault-injection test in test_runner_logic covers
+    the same path everywhere)."""
+    mnt = tmp_path / "small-disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a real disk-full run needs root to mount a small tmpfs")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True,
+                             text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_stops_the_run_with_one_line_and_resume_completes(short_lab: Lab, tmp_path: Path,
+                                                                      small_disk: Path) -> None:
+    """Issue 12: a full disk gave five chained ENOSPC tracebacks, exit 1, no manifest and a 0-byte
+    manifest.json.tmp. Real calls (busy, one after another); the reports on a tmpfs with two pages left:
+    the evidence's first page and the journal's. Exit 3, one error line, whole rows, no litter; after
+    space is freed --resume finishes the run."""
+    camp_file = tmp_path / "full.yaml"
+    camp_file.write_text("campaign: full\ndefault_host: \"127.0.0.1:5060\"\n"
+                         "hotlines:\n  - {id: busy, name: Busy, target: '1007'}\nchains_per_round: 24\n"
+                         "concurrency: 1\nlimits: {per_hotline_concurrency: 1, min_interval_s: 0, calls_per_minute: 600}\n"
+                         "call: {ring_timeout_s: 3, max_hold_s: 5, max_call_s: 10}\n")
+    reports = small_disk / "reports"
+    out = reports / "full"
+    filler = small_disk / "filler"
+    vfs = os.statvfs(small_disk)
+    filler.write_bytes(b"\0" * (vfs.f_bavail * vfs.f_frsize - 2 * vfs.f_frsize))
+    args = ["run", str(camp_file), "--host", f"{short_lab.host}:{short_lab.port}", "--reports", str(reports),
+            "--recordings", str(tmp_path / "recordings")]
+    proc = harness(*args)
+    assert proc.returncode == 3, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("harness: error:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    print(errors[0])
+    assert "no space left on device" in errors[0] and "--resume --host" in errors[0]
+    rows = read_evidence(out / "evidence.csv")
+    assert 1 <= len(rows) < 24 and {r["outcome"] for r in rows} == {"busy"}
+    assert harness("verify", str(out / "evidence.csv"), "--no-recordings").returncode == 0  # whole rows only
+    assert not list(out.glob("*.tmp"))
+    filler.unlink()  # space freed
+    resumed = harness("run", str(camp_file), "--reports", str(reports), "--recordings", str(tmp_path / "recordings"),
+                      "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    rows = read_evidence(out / "evidence.csv")
+    assert sorted(r["chain_id"] for r in rows if not r["note"].startswith("cut off")) == \
+        sorted(f"r1-busy-{n}" for n in range(1, 25))
+    assert harness("verify", str(out / "evidence.csv")).returncode == 0
+
+
+def test_sigterm_hint_gives_the_host_and_following_it_completes_the_run(short_lab: Lab, tmp_path: Path) -> None:
+    """Issue 12: the printed resume hint dropped --host; following it dialled the campaign's default host
+    and left rows for two hosts in one evidence file. Now the hint is the whole command, and it works."""
+    import shlex
+
+    camp_file = tmp_path / "hint.yaml"
+    camp_file.write_text("campaign: hint\ndefault_host: \"127.0.0.1:5060\"\n"
+                         "hotlines:\n  - {id: rings, name: Rings, target: '1008'}\nchains_per_round: 3\n"
+                         "concurrency: 1\nlimits: {per_hotline_concurrency: 1, min_interval_s: 0, calls_per_minute: 600}\n"
+                         "call: {ring_timeout_s: 3, max_hold_s: 5, max_call_s: 10}\n")
+    reports, recordings = tmp_path / "reports", tmp_path / "recordings"
+    journal = reports / "hint" / "attempts.jsonl"
+    hostport = f"{short_lab.host}:{short_lab.port}"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(camp_file), "--host", hostport,
+                             "--reports", str(reports), "--recordings", str(recordings)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (journal.exists() and '"type": "attempt"' in journal.read_text()):
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("no call was handed to the dialer within 30 s")
+        time.sleep(0.05)
+    time.sleep(0.5)  # the call is ringing
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    (hint,) = [line.split("continue with", 1)[1].strip() for line in err.splitlines()
+               if line.startswith("interrupted: continue with")]
+    words = shlex.split(hint)
+    assert words[:2] == ["harness", "run"] and words[words.index("--host") + 1] == hostport
+    resumed = subprocess.run([sys.executable, "-m", "harness.cli", *words[1:]], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    rows = read_evidence(reports / "hint" / "evidence.csv")
+    assert sorted(r["chain_id"] for r in rows if not r["note"].startswith("cut off")) == \
+        ["r1-rings-1", "r1-rings-2", "r1-rings-3"]
+    assert all(r["target"] == f"sip:1008@{hostport}" for r in rows)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -103,3 +105,34 @@ def test_call_to_a_dead_target_is_an_infrastructure_failure(tmp_path: Path) -> N
     assert rec["error"].startswith("no response") and rec["final_status"] is None
     types = [e["type"] for e in rec["events"]]
     assert types[0] == "invite_sent" and "invite_resent" in types and "provisional" not in types
+
+
+def _free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.sip
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "nonexistent.invalid"], ids=["nothing-listening", "unresolvable"])
+def test_a_small_campaign_whose_every_call_fails_exits_3(tmp_path: Path, host: str) -> None:
+    """Issue 12: four calls to a port with nothing listening, or to a host that does not resolve, gave exit 0
+    (the early stop needs max(5, concurrency) failures). Real calls through ``harness run``."""
+    from harness.evidence import read_evidence
+
+    camp = tmp_path / "all-fail.yaml"
+    camp.write_text(f"campaign: all-fail\ndefault_host: \"{host.format(port=_free_udp_port())}\"\nhotlines:\n"
+                    + "".join(f"  - {{id: h{i}, name: H{i}, target: '100{i}'}}\n" for i in range(1, 5))
+                    + "concurrency: 4\nlimits: {per_hotline_concurrency: 1, min_interval_s: 0, calls_per_minute: 600}\n"
+                    "call: {ring_timeout_s: 2, max_hold_s: 5, max_call_s: 10}\n")
+    proc = harness("run", str(camp), "--reports", str(tmp_path / "r"), "--recordings", str(tmp_path / "rec"))
+    assert proc.returncode == 3, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("harness: error:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "all 4 calls placed failed and none got through" in errors[0]
+    evidence = tmp_path / "r" / "all-fail" / "evidence.csv"
+    rows = read_evidence(evidence)
+    assert len(rows) == 4 and {r["outcome"] for r in rows} == {"error"}  # the evidence is kept
+    assert harness("verify", str(evidence)).returncode == 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -9,9 +12,17 @@ import pytest
 
 from harness.campaign.classify import Outcome
 from harness.campaign.config import Campaign
-from harness.campaign.runner import Attempt, Limiter, initial_attempts, next_attempt, run_campaign
+from harness.campaign.runner import (
+    Attempt,
+    Journal,
+    Limiter,
+    initial_attempts,
+    next_attempt,
+    resume_hint,
+    run_campaign,
+)
 from harness.errors import BadInput, InfraError
-from harness.evidence import read_evidence, verify_evidence
+from harness.evidence import read_evidence, sha256_file, verify_evidence
 from harness.sip.seam import CallEvent, CallRecord, CallSpec, DisconnectBy
 
 
@@ -175,3 +186,205 @@ def test_failures_after_a_success_do_not_stop_the_run(tmp_path: Path) -> None:
     result = run_campaign(c, camp_file, lambda: FakeDialer(concurrency=1), reports_root=tmp_path / "r",
                           recordings_root=tmp_path / "rec", progress=lambda _: None)
     assert result.rows == 7 and result.outcomes["error"] == 6
+
+
+# -- resume: the journal's header (campaign file, host) -----------------------------------------------------
+
+def _kw(tmp_path: Path, lines: list[str] | None = None) -> dict:
+    return {"reports_root": tmp_path / "r", "recordings_root": tmp_path / "rec",
+            "progress": (lines.append if lines is not None else (lambda _: None))}
+
+
+def _killed_run(tmp_path: Path, c: Campaign, camp_file: Path, **kw: object) -> None:
+    """A run stopped mid-way, then its manifest removed: what a kill -9 leaves (no manifest yet)."""
+    first = run_campaign(c, camp_file, lambda: FakeDialer(stop_after=4), **_kw(tmp_path), **kw)
+    assert first.interrupted
+    (tmp_path / "r" / "fake" / "manifest.json").unlink()
+
+
+def test_resume_checks_the_campaign_file_without_a_manifest(tmp_path: Path) -> None:
+    """Issue 12: after a kill -9 there was no manifest, so an edited campaign file was accepted."""
+    c = campaign()
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    _killed_run(tmp_path, c, camp_file)
+    journal = (tmp_path / "r" / "fake" / "attempts.jsonl").read_text().splitlines()
+    header = json.loads(journal[0])
+    assert header["type"] == "run" and header["campaign_file_sha256"] == sha256_file(camp_file)
+    assert header["host"] is None and header["campaign"] == "fake"
+    camp_file.write_text("campaign: fake\nredial: {max_attempts: 1}\n")
+    with pytest.raises(BadInput, match=r"c\.yaml changed since this run started .*attempts\.jsonl"):
+        run_campaign(c, camp_file, FakeDialer, resume=True, **_kw(tmp_path))
+    camp_file.write_text("campaign: fake\n")
+    resumed = run_campaign(c, camp_file, FakeDialer, resume=True, **_kw(tmp_path))
+    assert not resumed.interrupted
+    rows = read_evidence(resumed.evidence)
+    cut = {(r["chain_id"], r["attempt"]) for r in rows if r["note"].startswith("cut off")}
+    redone = {(r["chain_id"], r["attempt"]) for r in rows if not r["note"].startswith("cut off")}
+    assert cut and cut <= redone  # every cut-off attempt was placed again
+
+
+def test_resume_reuses_the_recorded_host_and_refuses_another(tmp_path: Path) -> None:
+    """Issue 12: the resume hint dropped --host, and following it dialled the campaign's default host."""
+    c = campaign()
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    first = run_campaign(c, camp_file, lambda: FakeDialer(stop_after=4), host="127.0.0.1:5099", **_kw(tmp_path))
+    assert first.interrupted and "--resume --host 127.0.0.1:5099" in first.resume_hint
+    with pytest.raises(BadInput, match=r"--host 127\.0\.0\.1:5077 differs .*--host 127\.0\.0\.1:5099.*--change-host"):
+        run_campaign(c, camp_file, FakeDialer, resume=True, host="127.0.0.1:5077", **_kw(tmp_path))
+    with pytest.raises(BadInput, match="--change-host applies to --resume only"):
+        run_campaign(c, camp_file, FakeDialer, change_host=True, host="127.0.0.1:5077", **_kw(tmp_path))
+    lines: list[str] = []
+    dialer = FakeDialer(stop_after=2)
+    again = run_campaign(c, camp_file, lambda: dialer, resume=True, **_kw(tmp_path, lines))
+    assert again.interrupted and again.host == "127.0.0.1:5099"
+    assert "resume: dialling 127.0.0.1:5099 as this run did" in "\n".join(lines)
+    assert dialer.placed and all(s.target.endswith("@127.0.0.1:5099") for s in dialer.placed)
+    # told to: the change is dialled, and recorded in the journal and the manifest
+    dialer = FakeDialer()
+    changed = run_campaign(c, camp_file, lambda: dialer, resume=True, host="127.0.0.1:5077", change_host=True,
+                           **_kw(tmp_path))
+    assert not changed.interrupted and all(s.target.endswith("@127.0.0.1:5077") for s in dialer.placed)
+    out = tmp_path / "r" / "fake"
+    resumes = [json.loads(x) for x in (out / "attempts.jsonl").read_text().splitlines() if '"resume"' in x]
+    assert [(r["host"], r["host_changed_from"]) for r in resumes] == [
+        ("127.0.0.1:5099", None), ("127.0.0.1:5077", "127.0.0.1:5099")]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sip_host"] == "127.0.0.1:5077" and manifest["sip_host_changed_from"] == "127.0.0.1:5099"
+    # the next resume goes on with the host changed to, not the first one
+    with pytest.raises(BadInput, match=r"--host 127\.0\.0\.1:5099 differs"):
+        run_campaign(c, camp_file, FakeDialer, resume=True, host="127.0.0.1:5099", **_kw(tmp_path))
+
+
+def test_resume_refuses_a_journal_without_header(tmp_path: Path) -> None:
+    """A journal from before the header: its campaign file and host cannot be checked, so no resume."""
+    c = campaign()
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    _killed_run(tmp_path, c, camp_file)
+    journal = tmp_path / "r" / "fake" / "attempts.jsonl"
+    journal.write_text("".join(x + "\n" for x in journal.read_text().splitlines()[1:]))  # the old format
+    with pytest.raises(BadInput, match="attempts.jsonl has no run header"):
+        run_campaign(c, camp_file, FakeDialer, resume=True, **_kw(tmp_path))
+    # and a new run never appends to a journal it finds
+    (tmp_path / "r" / "fake" / "evidence.csv").unlink()
+    with pytest.raises(BadInput, match="attempts.jsonl exists: use --resume"):
+        run_campaign(c, camp_file, FakeDialer, **_kw(tmp_path))
+
+
+def test_journal_line_after_a_cut_line_is_kept(tmp_path: Path) -> None:
+    """A kill in the middle of a journal line left no newline; the next line was glued to it and lost."""
+    path = tmp_path / "attempts.jsonl"
+    path.write_text('{"type": "run", "campaign_file_sha256": "x", "host": null}\n{"type": "attempt", "call_u')
+    journal = Journal(path)
+    journal.write(Attempt(1, "drop", "sip:1@h", "r1-drop-1", 2), "r1-drop-1-a2-abcdef")
+    journal.close()
+    contents = Journal.read(path)
+    assert contents.header is not None and [a["call_uid"] for a in contents.attempts] == ["r1-drop-1-a2-abcdef"]
+
+
+def test_resume_hint_names_host_and_folders() -> None:
+    assert resume_hint(Path("s/c.yaml"), None, Path("reports"), Path("recordings")) == \
+        "harness run s/c.yaml --resume"
+    assert resume_hint(Path("s/c.yaml"), "10.0.0.1:5070", Path("/tmp/my r"), Path("recordings")) == \
+        "harness run s/c.yaml --resume --host 10.0.0.1:5070 --reports '/tmp/my r'"
+
+
+# -- every call failing, however few --------------------------------------------------------------------------
+
+def test_a_small_run_whose_every_call_fails_is_an_infrastructure_failure(tmp_path: Path) -> None:
+    """Issue 12: 4 calls (fewer than the early stop's max(5, concurrency)) all failing exited 0."""
+    hotlines = [{"id": f"h{i}", "name": f"H{i}", "target": "9"} for i in range(3)]
+    c = campaign(hotlines=hotlines)
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    with pytest.raises(InfraError, match=r"all 3 calls placed failed and none got through \(call failed: no response"):
+        run_campaign(c, camp_file, FakeDialer, **_kw(tmp_path))
+    rows = read_evidence(tmp_path / "r" / "fake" / "evidence.csv")
+    assert len(rows) == 3 and all(r["outcome"] == "error" for r in rows)
+    manifest = json.loads((tmp_path / "r" / "fake" / "manifest.json").read_text())
+    assert manifest["evidence"]["rows"] == 3
+
+
+# -- disk full ----------------------------------------------------------------------------------------------
+
+def _fill_disk(monkeypatch: pytest.MonkeyPatch, names: set[str], after_writes: int) -> None:
+    """From the ``after_writes``-th write on to a file named in ``names``, the disk is full: that write
+    puts half its bytes down (as a real write at the end of the space does), the next raises ENOSPC.
+    ``manifest.json.tmp`` in ``names``: the manifest's temporary file is created, then its write fails."""
+    real_write = os.write
+    real_write_text = Path.write_text
+    seen = Counter[str]()
+
+    def write(fd: int, data: bytes | memoryview) -> int:
+        name = Path(os.readlink(f"/proc/self/fd/{fd}")).name
+        if name in names:
+            seen[name] += 1
+            if seen[name] == after_writes and len(data) > 1:
+                return real_write(fd, bytes(data[: len(data) // 2]))
+            if seen[name] > after_writes:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    def write_text(self: Path, *args: object, **kwargs: object) -> int:
+        if self.name in names:
+            self.touch()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(Path, "write_text", write_text)
+
+
+@pytest.mark.parametrize(("full", "manifest_fits"), [
+    ("evidence.csv", True), ("attempts.jsonl", True), ("evidence.csv", False)])
+def test_disk_full_stops_with_one_line_keeps_rows_and_leaves_no_litter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: str, manifest_fits: bool) -> None:
+    """Issue 12: a full disk gave five chained ENOSPC tracebacks, exit 1, no manifest and a 0-byte
+    manifest.json.tmp. Now: InfraError (exit 3) in one line naming the file, the rows written intact,
+    the manifest written as interrupted when it fits, no temporary file, and --resume completes the run."""
+    c = campaign()
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    out = tmp_path / "r" / "fake"
+    # evidence: the header and 2 rows fit; journal: the header and 2 attempts fit
+    _fill_disk(monkeypatch, {full} | (set() if manifest_fits else {"manifest.json.tmp"}), after_writes=4)
+    with pytest.raises(InfraError) as err:
+        run_campaign(c, camp_file, FakeDialer, **_kw(tmp_path))
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{out / full}: no space left on device")
+    assert "--resume" in message
+    assert verify_evidence(out / "evidence.csv", check_recordings=False).ok  # whole rows only, chain intact
+    assert not (out / "manifest.json.tmp").exists()
+    if manifest_fits:
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["interrupted"] is True and "manifest written as interrupted" in message
+        assert manifest["evidence"]["rows"] == len(read_evidence(out / "evidence.csv"))
+    else:
+        assert not (out / "manifest.json").exists() and "manifest not written" in message
+    monkeypatch.undo()  # space freed
+    resumed = run_campaign(c, camp_file, FakeDialer, resume=True, **_kw(tmp_path))
+    rows = read_evidence(resumed.evidence)
+    done = sorted((r["hotline_id"], r["attempt"]) for r in rows if not r["note"].startswith("cut off"))
+    assert done == [("busy", "1"), ("drop", "1"), ("drop", "2"), ("drop", "3"), ("ok", "1")]
+    assert verify_evidence(resumed.evidence, check_recordings=False).ok
+
+
+def test_a_manifest_that_does_not_fit_fails_a_finished_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every call recorded but no room for the manifest: exit 3 (it was a warning and exit 0), no temporary
+    file; the resume, with space again, has nothing to call and writes the manifest."""
+    c = campaign()
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    out = tmp_path / "r" / "fake"
+    _fill_disk(monkeypatch, {"manifest.json.tmp"}, after_writes=0)
+    with pytest.raises(InfraError, match=r"manifest\.json: no space left on device: every call is recorded .*"
+                                         r"manifest is not written; free space, then run  harness run .* --resume"):
+        run_campaign(c, camp_file, FakeDialer, **_kw(tmp_path))
+    assert not (out / "manifest.json").exists() and not (out / "manifest.json.tmp").exists()
+    monkeypatch.undo()
+    dialer = FakeDialer()
+    again = run_campaign(c, camp_file, lambda: dialer, resume=True, **_kw(tmp_path))
+    assert not dialer.placed and again.rows == 5
+    assert json.loads((out / "manifest.json").read_text())["evidence"]["rows"] == 5

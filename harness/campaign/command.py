@@ -29,22 +29,21 @@ def pool_factory(campaign: Campaign):
 
 
 def run_command(campaign_file: Path, *, resume: bool, host: str | None, reports_root: Path,
-                recordings_root: Path) -> RunResult:
-    """Load, (re-aim), run the campaign; print where the evidence is."""
+                recordings_root: Path, change_host: bool = False) -> RunResult:
+    """Load, run (or resume) the campaign, re-aimed at ``host`` when given; print where the evidence is."""
     campaign = load_campaign(campaign_file)
-    if host:
-        campaign = campaign.with_host(host)
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         result = run_campaign(campaign, campaign_file, pool_factory(campaign), reports_root=reports_root,
-                              recordings_root=recordings_root, resume=resume)
+                              recordings_root=recordings_root, resume=resume, host=host,
+                              change_host=change_host)
     finally:
         signal.signal(signal.SIGTERM, previous)
     tally = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "no calls"
     print(f"{campaign.campaign}: {result.rows} rows ({tally}); evidence {result.evidence}, "
           f"recordings {result.recordings}/, manifest {result.manifest}")
     if result.interrupted:
-        print(f"interrupted: continue with  harness run {campaign_file} --resume", file=sys.stderr)
+        print(f"interrupted: continue with  {result.resume_hint}", file=sys.stderr)
     else:
         print(f"next: harness report {result.evidence} --campaign {campaign_file} "
               f"--out {result.evidence.parent / 'report'}")

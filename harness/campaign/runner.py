@@ -9,21 +9,27 @@ Files, for campaign ``NAME``:
 
 - ``recordings/NAME/<call_uid>.{wav,events.json,sip.log}``: what each call left.
 - ``reports/NAME/evidence.csv``: one hash-chained row per attempt.
-- ``reports/NAME/attempts.jsonl``: the journal; one line when a call is handed to the
-  dialer. On ``--resume`` an attempt in the journal without a row was cut off mid-call
-  (the run was killed); it gets a row saying so (outcome ``error``) and is placed again.
+- ``reports/NAME/attempts.jsonl``: the journal. Its first line (``"type": "run"``) records
+  the campaign file's sha256 and the ``--host`` of the run, so that ``--resume`` can always
+  check both (there is no manifest yet after a ``kill -9``); then one line when a call is
+  handed to the dialer, and one line per resume. On ``--resume`` an attempt in the journal
+  without a row was cut off mid-call (the run was killed); it gets a row saying so (outcome
+  ``error``) and is placed again.
 - ``reports/NAME/manifest.json``: campaign file hash, versions, host, start and end.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import shlex
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,6 +55,33 @@ class _Abort(Exception):
     def __init__(self, failures: list[str]) -> None:
         super().__init__(failures[0])
         self.failures = failures
+
+
+class _WriteFailed(Exception):
+    """A file of the run could not be written (disk full, quota, I/O error): stop the run."""
+
+    def __init__(self, path: Path, cause: OSError) -> None:
+        super().__init__(f"{path}: {cause}")
+        self.path, self.cause = path, cause
+
+    @property
+    def why(self) -> str:
+        """The OS's reason in lower case, e.g. 'no space left on device'."""
+        return (self.cause.strerror or str(self.cause)).lower()
+
+    @property
+    def fix(self) -> str:
+        """What the user should do before resuming."""
+        return "free space" if self.cause.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "fix that"
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn an OSError of the block into ``_WriteFailed`` naming the file (or ``path``)."""
+    try:
+        yield
+    except OSError as exc:
+        raise _WriteFailed(Path(exc.filename) if exc.filename else path, exc) from exc
 
 
 @dataclass(frozen=True)
@@ -205,37 +238,158 @@ class RunResult:
     outcomes: Counter[str]
     cut_off: int
     interrupted: bool = False
+    host: str | None = None  # the --host dialled (None: the campaign's own targets)
+    resume_hint: str = ""  # the command that continues this run
+
+
+JOURNAL_RUN = "run"  # the journal's first line: which campaign file and host this run uses
+JOURNAL_RESUME = "resume"  # one line per --resume: when, and the host it dialled
+JOURNAL_ATTEMPT = "attempt"  # one line per call handed to the dialer
+
+
+@dataclass(frozen=True)
+class JournalContents:
+    """What ``attempts.jsonl`` holds: the run header (None in a journal from before it had one),
+    the resume lines and the attempt lines, in file order."""
+
+    header: dict[str, Any] | None
+    resumes: list[dict[str, Any]]
+    attempts: list[dict[str, Any]]
+
+    @property
+    def host(self) -> str | None:
+        """The ``--host`` the run dialled last (a resume with ``--change-host`` may have changed it)."""
+        if self.resumes:
+            return self.resumes[-1].get("host")
+        return self.header.get("host") if self.header else None
+
+
+def run_header(campaign: Campaign, campaign_file: Path, campaign_sha256: str, host: str | None,
+               started_at: str) -> dict[str, Any]:
+    """The journal's first line: what ``--resume`` checks before continuing the run."""
+    from harness import __version__
+
+    return {"type": JOURNAL_RUN, "campaign": campaign.campaign, "campaign_file": str(campaign_file),
+            "campaign_file_sha256": campaign_sha256, "host": host, "started_at": started_at,
+            "harness": __version__}
+
+
+def resume_host(recorded: str | None, given: str | None, change_host: bool,
+                default_host: str | None) -> tuple[str | None, str | None]:
+    """The host a resumed run dials, and the host it changes from (None: no change).
+
+    Without ``--host`` the run goes on dialling what it dialled (``recorded``; None: the
+    campaign's own targets). A different ``--host`` would leave rows for two hosts in one
+    evidence file: refused (BadInput) unless ``change_host``.
+    """
+    if given is None:
+        return recorded, None
+    before = recorded or default_host
+    if given == before:
+        return given, None
+    if not change_host:
+        was = f"--host {recorded}" if recorded else f"the campaign's default_host {default_host}"
+        raise BadInput(f"--host {given} differs from the host this run dialled ({was}): resume without "
+                       f"--host to go on with it, or add --change-host to dial {given} from now on "
+                       "(the journal and the manifest record the change)")
+    return given, before
 
 
 class Journal:
-    """``attempts.jsonl``: one fsynced line per call handed to the dialer."""
+    """``attempts.jsonl``: a header line, then one fsynced line per call handed to the dialer.
+
+    Each line goes out in one ``os.write`` and is fsynced; a write that fails (disk full) is
+    cut back off the file, so the journal never holds half a line of its own making. A line
+    cut by a kill is ended with a newline when the journal is opened again, so that the next
+    line is not glued to it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._f = path.open("a", encoding="utf-8")
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(self._fd).st_size
+            if size:
+                with path.open("rb") as f:
+                    f.seek(size - 1)
+                    if f.read(1) != b"\n":
+                        self._append(b"\n")
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def _append(self, data: bytes) -> None:
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+            os.fsync(self._fd)
+        except OSError:
+            try:
+                os.ftruncate(self._fd, end)
+            except OSError:
+                pass  # the next open ends the fragment with a newline; the reader skips it
+            raise
+
+    def record(self, line: Mapping[str, Any]) -> None:
+        """Append one JSON line (header, resume) and fsync it."""
+        self._append((json.dumps(dict(line)) + "\n").encode("utf-8"))
 
     def write(self, attempt: Attempt, call_uid: str) -> None:
-        line = {"call_uid": call_uid, "round": attempt.round, "hotline_id": attempt.hotline_id,
-                "target": attempt.target, "chain_id": attempt.chain_id, "attempt": attempt.attempt,
-                "at": utc_iso(time.time())}
-        self._f.write(json.dumps(line) + "\n")
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        """Record that ``attempt`` is being handed to the dialer as ``call_uid`` (before it is)."""
+        self.record({"type": JOURNAL_ATTEMPT, "call_uid": call_uid, "round": attempt.round,
+                     "hotline_id": attempt.hotline_id, "target": attempt.target, "chain_id": attempt.chain_id,
+                     "attempt": attempt.attempt, "at": utc_iso(time.time())})
 
     def close(self) -> None:
-        self._f.close()
+        """Close the file (every line is already on disk)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     @staticmethod
-    def read(path: Path) -> list[dict[str, Any]]:
+    def read(path: Path) -> JournalContents:
+        """The header, resume and attempt lines of ``path`` (empty when there is no journal).
+
+        The header is the first readable line when it is a ``run`` line; attempt lines
+        without a ``type`` are from a journal written before there was a header.
+        """
         if not path.exists():
-            return []
-        out = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+            return JournalContents(None, [], [])
+        header: dict[str, Any] | None = None
+        resumes: list[dict[str, Any]] = []
+        attempts: list[dict[str, Any]] = []
+        first = True
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
-                out.append(json.loads(line))
+                entry = json.loads(line)
             except ValueError:
                 continue  # a line cut by a kill: its call has no events either
-        return out
+            if not isinstance(entry, dict):
+                continue
+            kind = entry.get("type", JOURNAL_ATTEMPT)
+            if kind == JOURNAL_RUN:
+                if first:
+                    header = entry
+            elif kind == JOURNAL_RESUME:
+                resumes.append(entry)
+            elif "call_uid" in entry:
+                attempts.append(entry)
+            first = False
+        return JournalContents(header, resumes, attempts)
+
+
+def resume_hint(campaign_file: Path, host: str | None, reports_root: Path, recordings_root: Path) -> str:
+    """The exact command that continues this run (its --host and output folders included)."""
+    words = ["harness", "run", str(campaign_file), "--resume"]
+    if host:
+        words += ["--host", host]
+    if reports_root != Path("reports"):
+        words += ["--reports", str(reports_root)]
+    if recordings_root != Path("recordings"):
+        words += ["--recordings", str(recordings_root)]
+    return shlex.join(words)
 
 
 ProgressFn = Callable[[str], None]
@@ -248,44 +402,91 @@ def _default_progress(line: str) -> None:
 def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Callable[[], Any], *,
                  reports_root: Path = Path("reports"), recordings_root: Path = Path("recordings"),
                  resume: bool = False, progress: ProgressFn = _default_progress,
-                 rounds: Iterable[int] | None = None) -> RunResult:
+                 rounds: Iterable[int] | None = None, host: str | None = None,
+                 change_host: bool = False) -> RunResult:
     """Run (or resume) a campaign to the end; return what was written.
 
     ``scheduler_factory`` builds the dialer (a context manager with ``free_slots``,
-    ``submit`` and ``collect``). Without ``resume``, existing evidence for the
-    campaign is refused (BadInput) rather than mixed with a new run.
+    ``submit`` and ``collect``). ``host`` (``--host``) re-aims the bare-number hotlines.
+    Without ``resume``, existing evidence or journal for the campaign is refused
+    (BadInput) rather than mixed with a new run. With it, the journal's header must name
+    the same campaign file bytes, and the run dials the host it dialled (a different
+    ``host`` is refused unless ``change_host``). Raises InfraError when every call placed
+    failed, or when a file of the run cannot be written (disk full): the rows written
+    are kept, the manifest is written as interrupted if it fits.
     """
     out_dir = reports_root / campaign.campaign
     rec_dir = recordings_root / campaign.campaign
     evidence = out_dir / "evidence.csv"
     journal_path = out_dir / "attempts.jsonl"
     manifest = out_dir / "manifest.json"
-    if evidence.exists() and evidence.stat().st_size > 0 and not resume:
-        raise BadInput(f"{evidence} exists: use --resume to continue that run, or move it away")
+    if change_host and not resume:
+        raise BadInput("--change-host applies to --resume only (a new run dials whatever --host says)")
+    earlier = [p for p in (evidence, journal_path) if p.exists() and p.stat().st_size > 0]
+    if earlier and not resume:
+        raise BadInput(f"{earlier[0]} exists: use --resume to continue that run, or move {out_dir} away")
+    campaign_sha256 = sha256_file(campaign_file) if campaign_file.exists() else ""
+    started_at = now_utc()
+    contents = Journal.read(journal_path) if resume else JournalContents(None, [], [])
+    has_rows = evidence.exists() and evidence.read_bytes().count(b"\n") > 1  # a line after the header
+    changed_from: str | None = None
+    continuing = contents.header is not None
+    if resume and not continuing and (contents.attempts or has_rows):
+        raise BadInput(f"{journal_path} has no run header (an older harness wrote it, or it was removed), so "
+                       f"the campaign file and --host of that run cannot be checked: move {out_dir} away and "
+                       "start the run again")
+    if continuing:
+        assert contents.header is not None
+        if contents.header.get("campaign_file_sha256") != campaign_sha256:
+            raise BadInput(f"{campaign_file} changed since this run started (its sha256 differs from the one "
+                           f"recorded in {journal_path}): resume with the file as it was, or move {out_dir} away "
+                           "and start a new run")
+        started_at = contents.header.get("started_at") or started_at
+        host, changed_from = resume_host(contents.host, host, change_host, campaign.default_host)
+        if host and changed_from is None:
+            progress(f"resume: dialling {host} as this run did (--host {host})")
+        elif host:
+            progress(f"resume: --change-host: dialling {host} from now on (this run dialled {changed_from} "
+                     "until now)")
+    if host:
+        campaign = campaign.with_host(host)
+    hint = resume_hint(campaign_file, host, reports_root, recordings_root)
     out_dir.mkdir(parents=True, exist_ok=True)
     rec_dir.mkdir(parents=True, exist_ok=True)
-    started_at = now_utc()
-    if resume and manifest.exists():
-        try:
-            before = json.loads(manifest.read_text())
-        except ValueError:
-            before = {}
-        started_at = before.get("started_at") or started_at
-        was = before.get("campaign_file_sha256")
-        if was and campaign_file.exists() and sha256_file(campaign_file) != was:
-            raise BadInput(f"{campaign_file} changed since this run started (its sha256 differs from "
-                           f"{manifest}): resume with the same campaign file, or start a new campaign")
 
-    writer = EvidenceWriter(evidence)
-    journal = Journal(journal_path)
+    writer: EvidenceWriter
+    journal: Journal | None = None
     outcomes: Counter[str] = Counter()
     cut_off = placed = 0
     interrupted = False
     abort: str | None = None  # why the run stopped itself (every call failing: our side is broken)
+    write_failed: _WriteFailed | None = None  # a file could not be written (disk full): stop, keep what is
     failures: list[str] = []
     any_ok = False
     t0 = time.monotonic()
+
+    def append(row: dict[str, Any]) -> None:
+        with _writing(evidence):
+            writer.append(row)
+
+    def judged(record: CallRecord) -> tuple[Classification, Path | None, str]:
+        with _writing(rec_dir / (record.recording or "")):
+            return judge(campaign, record, rec_dir)
+
     try:
+        # outside the try below: evidence the writer refuses (a broken chain) gets no new manifest
+        with _writing(evidence):
+            writer = EvidenceWriter(evidence)
+    except _WriteFailed as exc:
+        raise InfraError(f"{exc.path}: {exc.why}: nothing was called; {exc.fix}, then run  {hint}") from exc.cause
+    try:
+        with _writing(journal_path):
+            journal = Journal(journal_path)
+            if continuing:
+                journal.record({"type": JOURNAL_RESUME, "at": now_utc(), "host": host,
+                                "host_changed_from": changed_from})
+            else:
+                journal.record(run_header(campaign, campaign_file, campaign_sha256, host, started_at))
         # -- resume: what is done, what was cut off, what comes next ------------------------------
         rows = read_evidence(evidence)
         done_uids = {r["call_uid"] for r in rows}
@@ -298,15 +499,15 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
             k = (int(r["round"]), r["hotline_id"], r["chain_id"])
             if k not in finished or int(r["attempt"]) >= finished[k][0]:
                 finished[k] = (int(r["attempt"]), r["outcome"])
-        for entry in Journal.read(journal_path):
+        for entry in contents.attempts:
             if entry["call_uid"] in done_uids:
                 continue
             att = Attempt(entry["round"], entry["hotline_id"], entry["target"], entry["chain_id"],
                           entry["attempt"])
             record = recovered_record(entry["call_uid"], att.target, rec_dir, CUT_OFF)
-            verdict, wav, analyzer = judge(campaign, record, rec_dir)
-            writer.append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer,
-                                       note="cut off (recorded on resume)"))
+            verdict, wav, analyzer = judged(record)
+            append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer,
+                                note="cut off (recorded on resume)"))
             done_uids.add(entry["call_uid"])
             outcomes[verdict.outcome.value] += 1
             cut_off += 1
@@ -346,7 +547,8 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                         if now < att.not_before_s or limiter.wait_s(att.hotline_id, now) > 0:
                             continue
                         uid = f"{att.chain_id}-a{att.attempt}-{secrets.token_hex(3)}"
-                        journal.write(att, uid)
+                        with _writing(journal_path):
+                            journal.write(att, uid)
                         dialer.submit(call_spec(campaign, att, uid, rec_dir))
                         limiter.started(att.hotline_id, now)
                         inflight[uid] = att
@@ -355,9 +557,8 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                     for record in dialer.collect(0.1):
                         att = inflight.pop(record.call_uid)
                         limiter.ended(att.hotline_id)
-                        verdict, wav, analyzer = judge(campaign, record, rec_dir)
-                        writer.append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer,
-                                                   note=None))
+                        verdict, wav, analyzer = judged(record)
+                        append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer, note=None))
                         outcomes[verdict.outcome.value] += 1
                         if verdict.outcome is Outcome.ERROR and not any_ok:
                             failures.append(verdict.reason)
@@ -373,38 +574,81 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                             gate_until = time.monotonic() + campaign.round_interval_s
                         progress(_progress_line(writer.count, planned, att, verdict, outcomes,
                                                 time.monotonic() - t0))
-            except (KeyboardInterrupt, _Abort) as exc:
+                if failures and not any_ok:
+                    # every call placed failed, however few (the early stop needs max(5, concurrency))
+                    abort = (f"all {len(failures)} calls placed failed and none got through "
+                             f"({_one_line(failures[0])}); the evidence is kept in {evidence}; every planned call "
+                             f"was placed, so --resume has nothing left to call: fix the cause, move {out_dir} "
+                             "away and run again")
+            except (KeyboardInterrupt, _Abort, _WriteFailed) as exc:
                 interrupted = True
                 if isinstance(exc, _Abort):
                     abort = (f"stopped: the first {len(exc.failures)} calls all failed and none got through "
-                             f"({exc.failures[0]}); the evidence is kept; fix the cause and run again with "
-                             "--resume")
-                progress("interrupted: hanging up; the calls in progress are recorded as cut off "
-                         "(continue with --resume)" if abort is None else abort)
+                             f"({_one_line(exc.failures[0])}); the evidence is kept; fix the cause and "
+                             f"continue with  {hint}")
+                    progress("stopping: hanging up the calls in progress (recorded as cut off)")
+                elif isinstance(exc, _WriteFailed):
+                    write_failed = exc
+                else:
+                    progress(f"interrupted: hanging up; the calls in progress are recorded as cut off "
+                             f"(continue with  {hint})")
                 dialer.close()
                 for record in dialer.collect(0):
                     att = inflight.pop(record.call_uid, None)
-                    if att is None:
-                        continue
+                    if att is None or write_failed is not None:
+                        continue  # after a failed write nothing more is written: the journal has these calls
                     record.error = CUT_OFF
-                    verdict, wav, analyzer = judge(campaign, record, rec_dir)
-                    writer.append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer,
-                                               note="cut off (interrupted)"))
+                    verdict, wav, analyzer = judged(record)
+                    append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer,
+                                        note="cut off (interrupted)"))
                     outcomes[verdict.outcome.value] += 1
                     cut_off += 1
+    except _WriteFailed as exc:  # while opening, resuming, or recording the calls cut off
+        interrupted = True
+        write_failed = exc
+    except OSError as exc:  # any other file of the run (e.g. a WAV header repaired on resume)
+        interrupted = True
+        write_failed = _WriteFailed(Path(exc.filename) if exc.filename else out_dir, exc)
     finally:
-        journal.close()
-        writer.close()
+        for f in (journal, writer):
+            try:
+                if f is not None:
+                    f.close()
+            except OSError as exc:  # buffered bytes that could not be written: the rows before are intact
+                if write_failed is None:
+                    write_failed = _WriteFailed(evidence if f is writer else journal_path, exc)
+                    interrupted = True
+        manifest_written = False
         try:
             write_manifest(manifest, campaign_file, campaign.campaign, started_at, now_utc(),
                            extra={"recordings": str(rec_dir), "resumed": resume,
-                                  "interrupted": interrupted}, evidence=evidence)
-        except (OSError, HarnessError) as exc:
-            progress(f"warning: manifest not written: {exc}")
+                                  "interrupted": interrupted, "sip_host": host,
+                                  "sip_host_changed_from": changed_from}, evidence=evidence)
+            manifest_written = True
+        except OSError as exc:
+            if write_failed is None:  # the calls are all recorded; a resume writes the manifest
+                write_failed = _WriteFailed(manifest, exc)
+        except HarnessError as exc:
+            if write_failed is None:
+                progress(f"warning: manifest not written: {exc}")
+    if write_failed is not None:
+        if not interrupted:
+            raise InfraError(f"{write_failed.path}: {write_failed.why}: every call is recorded in {evidence}, "
+                             f"but the manifest is not written; {write_failed.fix}, then run  {hint}  to write it"
+                             ) from write_failed.cause
+        kept = "written as interrupted" if manifest_written else "not written"
+        raise InfraError(f"{write_failed.path}: {write_failed.why}: the run stopped; the rows already in "
+                         f"{evidence} are intact, the manifest {kept}; {write_failed.fix}, then continue with  "
+                         f"{hint}"
+                         ) from write_failed.cause
     if abort is not None:
         raise InfraError(abort)
     return RunResult(evidence, rec_dir, manifest, rows=len(read_evidence(evidence)), placed=placed,
-                     outcomes=outcomes, cut_off=cut_off, interrupted=interrupted)
+                     outcomes=outcomes, cut_off=cut_off, interrupted=interrupted, host=host, resume_hint=hint)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _progress_line(done: int, planned: int, att: Attempt, verdict: Classification, outcomes: Counter[str],
