@@ -48,7 +48,7 @@ def run_command(campaign_file: Path, *, resume: bool, host: str | None, reports_
             sig, pub, fp = sign_manifest(manifest, key)
             print(f"manifest signed: {sig} (public key {pub}, fingerprint {fp}; publish the key or "
                   "its fingerprint, check with: harness verify ... --public-key KEY.pub)", file=sys.stderr)
-        _print_head(manifest, campaign_file)
+        print_head(manifest)
     tally = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "no calls"
     print(f"{campaign.campaign}: {result.rows} rows ({tally}); evidence {result.evidence}, "
           f"recordings {result.recordings}/, manifest {result.manifest}")
@@ -60,8 +60,9 @@ def run_command(campaign_file: Path, *, resume: bool, host: str | None, reports_
     return result
 
 
-def _print_head(manifest: Path, campaign_file: Path) -> None:
-    """The head hash: published elsewhere, it anchors the evidence against a rewrite of every file."""
+def print_head(manifest: Path) -> None:
+    """Print the run's head hash (from its manifest): published elsewhere, it anchors the evidence
+    against a rewrite of every file (``harness verify --head``)."""
     try:
         ev = json.loads(manifest.read_text(encoding="utf-8")).get("evidence") or {}
         head, evidence = ev["last_row_hash"], manifest.parent / ev["file"]
