@@ -136,11 +136,11 @@ def validate(files: tuple[Path, ...]) -> None:
               help="check the hash chain only, not the recordings' and sidecars' files")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="manifest.json to hold the CSV to (default: the one beside the CSV; required)")
-@click.option("--head", default=None, help="the head hash harness run printed (published): the last row must carry it")
+@click.option("--head", default=None, metavar="HASH", help="the head hash harness run printed (published): the last row must carry it")
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="pinned Ed25519 public key (PEM): the manifest must be signed with it")
-@click.option("--recordings", "recordings", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="the campaign's recordings folder (default: the manifest's 'recordings')")
+@click.option("--recordings-folder", "recordings", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="the campaign's own recordings folder, e.g. recordings/<campaign> (default: the manifest's)")
 def verify(evidence: Path, no_recordings: bool, manifest: Path | None, head: str | None,
            public_key: Path | None, recordings: Path | None) -> None:
     """Verify an evidence CSV: exit 0 when intact, 2 naming the first bad row."""

@@ -540,6 +540,8 @@ def test_cli_verify_forged_append_deleted_manifest_and_unfinished_run(tmp_path: 
     ok = cli("verify", str(path))
     assert ok.returncode == 0 and "intact (3 rows" in ok.stdout and "manifest agrees (finished)" in ok.stdout
     assert ok.stdout.strip().endswith(f"head {hashes[-1]}") and ok.stderr == ""
+    elsewhere = cli("verify", str(path), "--recordings-folder", str(tmp_path / "other"))
+    assert elsewhere.returncode == 2 and "outside the campaign's recordings folder" in elsewhere.stderr
     with EvidenceWriter(path) as w:
         w.append(make_row(9))
     forged = cli("verify", str(path), "--no-recordings")
