@@ -385,6 +385,16 @@ def test_verified_evidence_gives_the_same_figures(tmp_path: Path, tables) -> Non
     assert "verified (hash chain and recordings)" in (tmp_path / "r" / "report.md").read_text()
 
 
+def test_evidence_of_an_unfinished_run_is_reported_with_a_warning(tmp_path: Path, capsys) -> None:
+    evidence = pytest.importorskip("harness.evidence")
+    chained = _chained_copy(tmp_path)
+    campaign = tmp_path / "chained.yaml"
+    evidence.write_manifest(chained.parent / "manifest.json", campaign, "small", "2026-11-23T09:00:00Z", None,
+                            evidence=chained, state="running")  # killed: the manifest never said finished
+    assert build_report([chained], tmp_path / "r", fail_if=[], junit=None, verify=True).exit_code == 0
+    assert f"harness: warning: {chained}: the run did not finish" in capsys.readouterr().err
+
+
 def test_tampered_evidence_is_refused(tmp_path: Path) -> None:
     chained = _chained_copy(tmp_path)
     text = chained.read_text()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,11 @@ def _bad(path: Path, row: int | None, text: str) -> BadInput:
 
 
 def verify_file(path: Path) -> None:
-    """Refuse ``path`` unless ``harness.evidence.verify_evidence`` accepts it (raises BadInput)."""
+    """Refuse ``path`` unless ``harness.evidence.verify_evidence`` accepts it (raises BadInput).
+
+    What intact evidence still leaves open (a run that did not finish: rows no manifest anchors) is
+    said on stderr, one line each, so a report is never silently built on it.
+    """
     try:
         from harness.evidence import verify_evidence
     except ImportError as exc:
@@ -55,6 +60,8 @@ def verify_file(path: Path) -> None:
         where = f" at row {res.first_bad_row}" if res.first_bad_row is not None else ""
         raise BadInput(f"{path}: evidence verification failed{where}: {res.message} "
                        "(refusing to report on altered evidence; --no-verify overrides)")
+    for note in getattr(res, "notes", ()):
+        print(f"harness: warning: {path}: {note}", file=sys.stderr)
 
 
 def read_one(path: Path) -> pd.DataFrame:
