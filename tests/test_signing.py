@@ -145,3 +145,31 @@ def test_cli_keygen_and_verify_with_head_and_public_key(signed: tuple[Path, Path
     assert "intact" in ok.stdout and "head matches --head" in ok.stdout and "pinned" in ok.stdout
     bad = harness("verify", str(path), "--head", "0" * 64)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "published head" in bad.stderr
+
+
+def test_run_command_signs_the_final_manifest_and_prints_the_head(tmp_path: Path, monkeypatch, capsys) -> None:
+    """harness run's edge (run_command) with the scripted dialer of test_runner_logic: the key from the
+    environment signs the manifest the run ends with; the head hash printed is the evidence's."""
+    import yaml
+    from test_runner_logic import FakeDialer
+
+    from harness.campaign import command
+
+    camp = {"campaign": "signed", "default_host": "127.0.0.1:5060",
+            "hotlines": [{"id": "busy", "name": "Busy", "target": "2"}, {"id": "ok", "name": "Rejects", "target": "3"}],
+            "limits": {"per_hotline_concurrency": 1, "min_interval_s": 0, "calls_per_minute": 600}}
+    camp_file = tmp_path / "signed.yaml"
+    camp_file.write_text(yaml.safe_dump(camp))
+    key_file = tmp_path / "k"
+    pub, fp = keygen(key_file)
+    monkeypatch.setenv(KEY_ENV, key_file.read_text())
+    monkeypatch.setattr(command, "pool_factory", lambda campaign: FakeDialer)
+    result = command.run_command(camp_file, resume=False, host=None, reports_root=tmp_path / "r",
+                                 recordings_root=tmp_path / "rec")
+    out = capsys.readouterr()
+    check = verify_evidence(result.evidence, public_key=pub)
+    assert check.ok and check.signed_by == fp, check.message
+    assert f"head hash: {check.last_row_hash} (publish it; check with: harness verify" in out.out
+    assert f"--head {check.last_row_hash})" in out.out
+    assert f"manifest signed: {result.manifest}.sig" in out.err and fp in out.err
+    assert "PRIVATE KEY" not in out.out + out.err
