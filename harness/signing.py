@@ -119,6 +119,22 @@ def sign_manifest(manifest: Path, key: Ed25519PrivateKey) -> tuple[Path, Path, s
     return sig, pub, fingerprint(key.public_key())
 
 
+def check_continuation(manifest: Path, key: Ed25519PrivateKey | None) -> None:
+    """Refuse (BadInput) to continue signed evidence unsigned or with another key: the manifest the
+    run ends with would then fail ``verify`` (no signature beside the public key, or a key other than
+    the published one)."""
+    pub_path = manifest.with_name(manifest.name + PUB_SUFFIX)
+    if not pub_path.exists():
+        return
+    before = _load_public(pub_path)
+    if key is None:
+        raise BadInput(f"{pub_path}: this evidence was signed; continue it with --sign-key FILE "
+                       f"(or {KEY_ENV}) and the same key, or verify will refuse the unsigned manifest")
+    if not isinstance(before, str) and fingerprint(before) != fingerprint(key.public_key()):
+        raise BadInput(f"{pub_path}: this evidence was signed with key {fingerprint(before)}, not "
+                       f"{fingerprint(key.public_key())}: continue it with the same key")
+
+
 def _load_public(path: Path) -> Ed25519PublicKey | str:
     try:
         key = serialization.load_pem_public_key(path.read_bytes())

@@ -173,3 +173,15 @@ def test_run_command_signs_the_final_manifest_and_prints_the_head(tmp_path: Path
     assert f"--head {check.last_row_hash})" in out.out
     assert f"manifest signed: {result.manifest}.sig" in out.err and fp in out.err
     assert "PRIVATE KEY" not in out.out + out.err
+    # a resume of signed evidence needs the same key: unsigned or another key would fail verify later
+    monkeypatch.delenv(KEY_ENV)
+    with pytest.raises(BadInput, match="this evidence was signed; continue it with --sign-key"):
+        command.run_command(camp_file, resume=True, host=None, reports_root=tmp_path / "r",
+                            recordings_root=tmp_path / "rec")
+    keygen(tmp_path / "other")
+    with pytest.raises(BadInput, match="this evidence was signed with key .*continue it with the same key"):
+        command.run_command(camp_file, resume=True, host=None, reports_root=tmp_path / "r",
+                            recordings_root=tmp_path / "rec", sign_key=tmp_path / "other")
+    command.run_command(camp_file, resume=True, host=None, reports_root=tmp_path / "r",
+                        recordings_root=tmp_path / "rec", sign_key=key_file)
+    assert verify_evidence(result.evidence, public_key=pub).ok

@@ -30,13 +30,15 @@ def run_command(campaign_file: Path, *, resume: bool, host: str | None, reports_
                 recordings_root: Path, sign_key: Path | None = None) -> RunResult:
     """Load, (re-aim), run the campaign; sign its manifest when a key is given (``--sign-key`` or
     ``HARNESS_SIGNING_KEY``); print where the evidence is and its head hash, for publication."""
-    from harness.signing import load_private_key, sign_manifest
+    from harness.signing import check_continuation, load_private_key, sign_manifest
 
     campaign = load_campaign(campaign_file)
     if host:
         campaign = campaign.with_host(host)
     key = load_private_key(sign_key)  # before any call: a bad key is exit 2, not a lost signature
     manifest = reports_root / campaign.campaign / "manifest.json"
+    if resume:
+        check_continuation(manifest, key)
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         result = run_campaign(campaign, campaign_file, pool_factory(campaign), reports_root=reports_root,
