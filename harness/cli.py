@@ -114,13 +114,16 @@ def call(target: str, out_dir: Path, registrar: str | None, username: str | None
               show_default=True, help="evidence goes to REPORTS/<campaign>/")
 @click.option("--recordings", "recordings_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("recordings"), show_default=True, help="recordings go to RECORDINGS/<campaign>/")
+@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Ed25519 private key (mode 0600, from harness keygen) to sign the manifest with "
+                   "(default: the PEM in $HARNESS_SIGNING_KEY, else unsigned)")
 def run(campaign_file: Path, resume: bool, host: str | None, change_host: bool, reports_root: Path,
-        recordings_root: Path) -> None:
-    """Run a survey campaign: place the calls, judge each, write hash-chained evidence."""
+        recordings_root: Path, sign_key: Path | None) -> None:
+    """Run a survey campaign: place the calls, judge each, write hash-chained evidence; print its head hash."""
     from harness.campaign.command import run_command
 
     result = run_command(campaign_file, resume=resume, host=host, reports_root=reports_root,
-                         recordings_root=recordings_root, change_host=change_host)
+                         recordings_root=recordings_root, change_host=change_host, sign_key=sign_key)
     sys.exit(130 if result.interrupted else 0)
 
 
@@ -135,14 +138,33 @@ def validate(files: tuple[Path, ...]) -> None:
 
 @main.command()
 @click.argument("evidence", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--no-recordings", is_flag=True, help="check the hash chain only, not the recordings' sha256")
+@click.option("--no-recordings", is_flag=True,
+              help="check the hash chain only, not the recordings' and sidecars' files")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="manifest.json to check the last row against (default: the one beside the CSV)")
-def verify(evidence: Path, no_recordings: bool, manifest: Path | None) -> None:
+              help="manifest.json to hold the CSV to (default: the one beside the CSV; required)")
+@click.option("--head", default=None, metavar="HASH", help="the head hash harness run printed (published): the last row must carry it")
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="pinned Ed25519 public key (PEM): the manifest must be signed with it")
+@click.option("--recordings-folder", "recordings", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="the campaign's own recordings folder, e.g. recordings/<campaign> (default: the manifest's)")
+def verify(evidence: Path, no_recordings: bool, manifest: Path | None, head: str | None,
+           public_key: Path | None, recordings: Path | None) -> None:
     """Verify an evidence CSV: exit 0 when intact, 2 naming the first bad row."""
     from harness.campaign.command import verify_command
 
-    sys.exit(verify_command(evidence, not no_recordings, manifest))
+    sys.exit(verify_command(evidence, not no_recordings, manifest, head=head, public_key=public_key,
+                            recordings=recordings))
+
+
+@main.command()
+@click.argument("key_file", type=click.Path(dir_okay=False, path_type=Path))
+def keygen(key_file: Path) -> None:
+    """Make an Ed25519 key pair for signing manifests: KEY_FILE (private, mode 0600) and KEY_FILE.pub."""
+    from harness.signing import keygen as make_key
+
+    pub, fp = make_key(key_file)
+    click.echo(f"private key {key_file} (mode 0600: keep it secret; harness run --sign-key {key_file}); "
+               f"public key {pub} (publish it, or its fingerprint {fp}; harness verify --public-key {pub})")
 
 
 @main.command()

@@ -12,7 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from harness.campaign.command import pool_factory
+from harness.campaign.command import pool_factory, print_head
 from harness.campaign.config import load_campaign
 from harness.campaign.runner import run_campaign
 from harness.errors import BadInput
@@ -73,6 +73,7 @@ def demo(survey: Path = SURVEY, lab_hotlines: Path = LAB_HOTLINES, reports_root:
     print(f"CI thresholds {verdict} (the lab's hotlines drop calls on purpose; `harness report --fail-if` "
           f"exits 1 in CI when a threshold is exceeded)")
     print(f"evidence:   {result.evidence} ({result.rows} rows; check with  harness verify {result.evidence})")
+    print_head(result.manifest)
     print(f"recordings: {result.recordings}/")
     print(f"report:     {out_dir / 'report' / 'report.html'} (and report.md, CSV tables, PNG plots)")
     print(f"lab truth:  {truth}")

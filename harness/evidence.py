@@ -8,9 +8,13 @@ carries ``prev_hash`` (the previous row's ``row_hash``) and its own ``row_hash``
 
 The first row's ``prev_hash`` is the sha256 of the header (the column names joined by US),
 so the chain also binds the schema. Editing, removing, reordering or inserting a row breaks
-the chain at that row. Removing rows at the end is only visible against the manifest,
-which records the number of rows and the last ``row_hash`` (``write_manifest(evidence=...)``).
-Details and how to verify by hand: docs/EVIDENCE.md.
+the chain at that row. Every file a call left (recording, events, SIP log, segments) is
+hashed into its row, named after the call and kept in the campaign's recordings folder.
+Rows removed or added at the end are only visible against the manifest, which records the
+state of the run, the number of rows, the last ``row_hash`` (the head) and the CSV's sha256
+(``write_manifest(evidence=...)``); a chain rewritten whole with its manifest only against
+an anchor kept elsewhere: the published head hash or the manifest's Ed25519 signature
+(``harness.signing``). Details and how to verify by hand: docs/EVIDENCE.md.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import IO, Any, Mapping
 
 from harness.errors import BadInput
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 US = "\x1f"
 ZERO_HASH = "0" * 64
 
@@ -45,11 +49,24 @@ COLUMNS: tuple[str, ...] = (
     "duration_s", "billed_s", "outcome", "recording", "recording_sha256", "recording_duration_s",
     "recording_gap_s", "analyzer",
     # additions (before the chain columns)
-    "agent_start_s", "outcome_reason", "recording_repaired", "events", "sip_log", "note",
+    "agent_start_s", "outcome_reason", "recording_repaired",
+    # schema 2: every file the call left, hashed (events, SIP log, the analysis beside the recording)
+    "events", "events_sha256", "sip_log", "sip_log_sha256", "segments", "segments_sha256",
+    "note",
     "prev_hash", "row_hash",
 )
 DATA_COLUMNS = COLUMNS[:-2]
 HEADER_HASH = hashlib.sha256(US.join(COLUMNS).encode("utf-8")).hexdigest()
+
+#: the files of a call a row names: (path column, sha256 column, the names the file may have, after
+#: the call_uid). Binding the name to the row's call_uid is what makes another call's file show.
+SIDECARS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("recording", "recording_sha256", (".wav",)),
+    ("events", "events_sha256", (".events.json", ".events.partial.json")),
+    ("sip_log", "sip_log_sha256", (".sip.log",)),
+    ("segments", "segments_sha256", (".wav.segments.json",)),
+)
+MANIFEST_STATES = ("running", "interrupted", "finished")
 
 
 def format_value(value: Any) -> str:
@@ -95,39 +112,132 @@ class VerifyResult:
     rows: int  # data rows read (complete lines)
     first_bad_row: int | None
     message: str
-    last_row_hash: str = ""  # row_hash of the last good row (HEADER_HASH for an empty file)
+    last_row_hash: str = ""  # row_hash of the last good row (HEADER_HASH for an empty file): the head
+    state: str | None = None  # the manifest's run state (MANIFEST_STATES); None: no manifest read
+    notes: tuple[str, ...] = ()  # what the user must know although the evidence is intact
+    signed_by: str | None = None  # fingerprint of the key the manifest's signature verified with
 
 
 def _fail(rows: int, bad: int | None, message: str, last: str) -> VerifyResult:
     return VerifyResult(False, rows, bad, message, last)
 
 
-def _recording_problem(csv_dir: Path, rec: str, digest: str) -> str | None:
-    path = Path(rec)
+def default_recordings_folder(evidence: Path) -> Path:
+    """Where ``harness run`` puts the recordings of the campaign whose evidence is ``evidence``.
+
+    ``reports/<campaign>/evidence.csv`` -> ``recordings/<campaign>/`` beside ``reports/``: the
+    layout of ``harness run`` with its default (or sibling) ``--reports`` and ``--recordings``.
+    Used when no manifest names the folder (``verify_evidence(require_manifest=False)``).
+    """
+    return evidence.parent.parent.parent / "recordings" / evidence.parent.name
+
+
+def _resolve(csv_dir: Path, cell: str) -> tuple[Path, Path]:
+    """The path a cell names (relative to the CSV's folder, or absolute), and where it really is."""
+    path = Path(cell)
     if not path.is_absolute():
         path = csv_dir / path
-    if not digest:
-        return f"recording {rec} has no recording_sha256"
-    if not path.is_file():
-        return f"recording {rec} is missing ({path})"
-    actual = sha256_file(path)
-    if actual != digest:
-        return (f"recording {rec} does not match recording_sha256 "
-                f"(file now {actual[:12]}…, row {digest[:12]}…)")
+    return path, path.resolve()  # resolve: follows symlinks and `..`
+
+
+def _files_problem(csv_dir: Path, folder: Path, row: Mapping[str, str]) -> str | None:
+    """Why the files a row names cannot be trusted, or None: each one inside ``folder``, named
+    after the row's call, with the sha256 the row recorded, and bound to the call by content."""
+    uid = row["call_uid"]
+    real_folder = folder.resolve()
+    real: dict[str, Path] = {}
+    for col, hash_col, suffixes in SIDECARS:
+        cell, digest = row[col], row[hash_col]
+        if not cell:
+            if digest:
+                return f"{hash_col} is set but {col} is empty"
+            continue
+        if not digest:
+            return f"{col} {cell} has no {hash_col}"
+        path, where = _resolve(csv_dir, cell)
+        if where.parent != real_folder:
+            return (f"{col} {cell} is outside the campaign's recordings folder {folder} "
+                    f"(it resolves to {where})")
+        if where.name not in {uid + s for s in suffixes}:
+            # a file inside the folder but of another call: a swapped or copied recording
+            return f"{col} {cell} is not named after this row's call ({uid}{suffixes[0]}): another call's file"
+        if not where.is_file():
+            return f"{col} {cell} is missing ({path})"
+        actual = sha256_file(where)
+        if actual != digest:
+            return (f"{col} {cell} does not match {hash_col} "
+                    f"(file now {actual[:12]}…, row {digest[:12]}…)")
+        real[col] = where
+    return _content_problem(row, real)
+
+
+def _content_problem(row: Mapping[str, str], real: Mapping[str, Path]) -> str | None:
+    """The files' own content must name the row's call: the timeline its call_uid and Call-ID,
+    the analysis its recording and analyzer."""
+    uid = row["call_uid"]
+    if "events" in real:
+        data = _json_object(real["events"])
+        if data is None:
+            return f"events {row['events']} is not a JSON object"
+        if data.get("call_uid") != uid:
+            return f"events {row['events']} are the timeline of call {data.get('call_uid')!r}, not of {uid}"
+        if (data.get("sip_call_id") or "") != row["sip_call_id"]:
+            return (f"events {row['events']} have Call-ID {data.get('sip_call_id')!r}, "
+                    f"the row {row['sip_call_id']!r}")
+    if "segments" in real:
+        data = _json_object(real["segments"])
+        if data is None:
+            return f"segments {row['segments']} is not a JSON object"
+        if Path(str(data.get("file", ""))).name != f"{uid}.wav":
+            return f"segments {row['segments']} are the analysis of {data.get('file')!r}, not of {uid}.wav"
+        if row["analyzer"] and data.get("analyzer") != row["analyzer"]:
+            return (f"segments {row['segments']} were made by {data.get('analyzer')!r}, "
+                    f"the row names {row['analyzer']!r}")
     return None
 
 
-def verify_evidence(path: Path, check_recordings: bool = True, manifest: Path | None = None) -> VerifyResult:
-    """Check the header, every row's chain and hash, and (optionally) each recording's sha256.
+def _json_object(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
-    ``manifest`` (default: ``manifest.json`` beside the CSV, when it exists and names this
-    file) adds the tail check: the row the manifest counted must carry its last_row_hash.
-    Rows appended after the manifest was written (a resumed run) are accepted.
+
+def verify_evidence(path: Path, check_recordings: bool = True, manifest: Path | None = None, *,
+                    recordings: Path | None = None, head: str | None = None, public_key: Path | None = None,
+                    require_manifest: bool = True) -> VerifyResult:
+    """Check an evidence CSV: header, every row's chain and hash, its files, the manifest, the anchors.
+
+    - ``check_recordings``: every file a row names (recording, events, SIP log, segments) must lie in
+      the campaign's recordings folder (``recordings``, else the manifest's ``recordings``, else
+      ``default_recordings_folder``), be named after the row's call, match its sha256 and name the
+      call in its content.
+    - ``manifest`` (default ``manifest.json`` beside the CSV) must exist unless ``require_manifest``
+      is False. A ``finished`` or ``interrupted`` run's manifest must agree exactly: row count, head
+      hash and the CSV's sha256. A ``running`` one (a killed run, or one still going) anchors the rows
+      that were there when the run (re)started; the result's ``notes`` say the rest is unanchored.
+    - ``head``: a head hash published at the end of the run; the last row's row_hash must be it.
+    - ``public_key``: a pinned Ed25519 public key (PEM); the manifest must then carry a signature
+      (``manifest.json.sig``) made with it. Without it a signature present is checked against the
+      key beside the evidence (``manifest.json.pub``).
     """
-    return _verify(path, check_recordings, tail=True, manifest=manifest)
+    return _verify(path, check_recordings, tail=True, manifest=manifest, recordings=recordings, head=head,
+                   public_key=public_key, require_manifest=require_manifest)
 
 
-def _verify(path: Path, check_recordings: bool, tail: bool, manifest: Path | None = None) -> VerifyResult:
+def _header_problem(path: Path, header: list[str], lines: list[str]) -> str:
+    if header[:1] == ["schema_version"] and len(lines) > 1:
+        version = next(csv.reader([lines[1]]), [""])[0]
+        if version.isdigit() and int(version) != SCHEMA_VERSION:
+            return (f"{path}: evidence schema v{version}; this harness reads v{SCHEMA_VERSION} only "
+                    "(verify it with the harness version its manifest names under versions.harness)")
+    return f"{path}: header is not the evidence schema v{SCHEMA_VERSION} header"
+
+
+def _verify(path: Path, check_recordings: bool, tail: bool, manifest: Path | None = None, *,
+            recordings: Path | None = None, head: str | None = None, public_key: Path | None = None,
+            require_manifest: bool = True) -> VerifyResult:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -144,8 +254,12 @@ def _verify(path: Path, check_recordings: bool, tail: bool, manifest: Path | Non
         return _fail(0, None, f"{path}: empty file, no header", "")
     header = next(csv.reader([lines[0]]), [])
     if tuple(header) != COLUMNS:
-        return _fail(0, None, f"{path}: header is not the evidence schema v{SCHEMA_VERSION} header", "")
+        return _fail(0, None, _header_problem(path, header, lines), "")
+    mpath = manifest if manifest is not None else path.parent / "manifest.json"
+    mdata, mproblem = _load_manifest(path, mpath) if tail else (None, None)
+    folder = recordings if recordings is not None else _manifest_recordings(path, mpath, mdata)
     prev = HEADER_HASH
+    hashes = [HEADER_HASH]  # hashes[n]: row n's row_hash (0: the header's)
     count = 0
     for n, line in enumerate(lines[1:], start=1):
         cells = next(csv.reader([line]), [])
@@ -158,50 +272,145 @@ def _verify(path: Path, check_recordings: bool, tail: bool, manifest: Path | Non
         if row_hash(cells[:-2], prev) != row["row_hash"]:
             return _fail(count, n, f"{path}: row {n}: row_hash does not match its content "
                          "(the row was edited)", prev)
-        if check_recordings and row["recording"]:
-            problem = _recording_problem(path.parent, row["recording"], row["recording_sha256"])
+        if check_recordings:
+            problem = _files_problem(path.parent, folder, row)
             if problem:
                 return _fail(count, n, f"{path}: row {n}: {problem}", prev)
         prev = row["row_hash"]
+        hashes.append(prev)
         count += 1
     if partial:
         return _fail(count, count + 1, f"{path}: row {count + 1}: incomplete last line "
                      "(a write was interrupted; opening the file with EvidenceWriter moves it aside)", prev)
-    expected = _manifest_tail(path, manifest) if tail else None
-    if expected is not None:
-        want_rows, want_hash = expected
-        if count < want_rows:
-            return _fail(count, None, f"{path}: {count} rows, the manifest counted {want_rows} "
-                         "(rows were removed at the end)", prev)
-        got = _hash_of_row(lines, want_rows)
-        if got != want_hash:
-            return _fail(count, want_rows or None,
-                         f"{path}: row {want_rows}: row_hash differs from the manifest's last_row_hash", prev)
-    return VerifyResult(True, count, None, f"{path}: {count} rows, chain intact", prev)
+    if not tail:
+        return VerifyResult(True, count, None, f"{path}: {count} rows, chain intact", prev)
+    if mproblem:
+        return _fail(count, None, mproblem, prev)
+    done = ["chain intact"] + (["recordings and sidecars match"] if check_recordings else [])
+    state: str | None = None
+    notes: list[str] = []
+    signed_by: str | None = None
+    if mdata is None:
+        if require_manifest:
+            return _fail(count, None, f"{mpath}: no manifest (every run writes one when it starts and when "
+                         "it ends; without it rows added or removed at the end go unseen): deleted? "
+                         "give the right one with --manifest FILE", prev)
+    else:
+        state, problem, bad, more = _manifest_check(path, mpath, mdata, count, hashes, raw)
+        if problem:
+            return _fail(count, bad, problem, prev)
+        notes += more
+        done.append(f"manifest agrees ({state})" if state != "running"
+                    else "manifest agrees with the rows it anchors (running)")
+    if head is not None:
+        problem, bad = _head_problem(path, head, hashes)
+        if problem:
+            return _fail(count, bad, problem, prev)
+        done.append("head matches --head")
+    if mdata is not None or public_key is not None:
+        from harness.signing import check_signature
+
+        problem, signed_by, more = check_signature(mpath, public_key, finished=state != "running")
+        if problem:
+            return _fail(count, None, problem, prev)
+        notes += more
+        if signed_by:
+            done.append(f"manifest signature good (key {signed_by}"
+                        f"{', pinned' if public_key is not None else ', the one beside the evidence'})")
+    return VerifyResult(True, count, None, f"{path}: intact ({count} rows, {', '.join(done)}); head {prev}",
+                        prev, state, tuple(notes), signed_by)
 
 
-def _hash_of_row(lines: list[str], n: int) -> str:
-    if n == 0:
-        return HEADER_HASH
-    return dict(zip(COLUMNS, next(csv.reader([lines[n]]))))["row_hash"]
-
-
-def _manifest_tail(path: Path, manifest: Path | None) -> tuple[int, str] | None:
-    explicit = manifest is not None
-    mpath = manifest if manifest is not None else path.parent / "manifest.json"
-    if not mpath.is_file():
-        if explicit:
-            raise BadInput(f"{mpath}: no such file")
-        return None
+def _load_manifest(path: Path, mpath: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The manifest as a dict (None when there is no file) or why it cannot be used."""
     try:
-        ev = json.loads(mpath.read_text(encoding="utf-8")).get("evidence") or {}
-    except (OSError, ValueError, AttributeError) as exc:
-        raise BadInput(f"{mpath}: not a manifest: {exc}") from exc
-    if not explicit and ev.get("file") != path.name:
-        return None
-    if "rows" not in ev or "last_row_hash" not in ev:
-        return None
-    return int(ev["rows"]), str(ev["last_row_hash"])
+        text = mpath.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"{mpath}: cannot read: {exc}"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return None, f"{mpath}: not a manifest (not JSON: {exc})"
+    if not isinstance(data, dict):
+        return None, f"{mpath}: not a manifest (not a JSON object)"
+    ev = data.get("evidence")
+    if ev is not None and (not isinstance(ev, dict) or Path(str(ev.get("file", ""))).name != path.name):
+        return None, f"{mpath}: describes {ev.get('file') if isinstance(ev, dict) else ev!r}, not {path.name}"
+    return data, None
+
+
+def _manifest_recordings(path: Path, mpath: Path, mdata: Mapping[str, Any] | None) -> Path:
+    rec = mdata.get("recordings") if mdata is not None else None
+    if isinstance(rec, str) and rec:
+        folder = Path(rec)
+        return folder if folder.is_absolute() else mpath.parent / folder  # relative to the manifest
+    return default_recordings_folder(path)
+
+
+def manifest_state(data: Mapping[str, Any]) -> str:
+    """A manifest's run state; a manifest from before states were written: interrupted or finished."""
+    state = data.get("state")
+    if state is None:
+        return "interrupted" if data.get("interrupted") else "finished"
+    return str(state)
+
+
+def _manifest_check(path: Path, mpath: Path, data: Mapping[str, Any], count: int, hashes: list[str],
+                    raw: bytes) -> tuple[str, str | None, int | None, list[str]]:
+    """(state, problem, first bad row, notes): does the CSV agree with its manifest?"""
+    state = manifest_state(data)
+    if state not in MANIFEST_STATES:
+        return state, f"{mpath}: state {state!r} is none of {', '.join(MANIFEST_STATES)}", None, []
+    ev = data.get("evidence") or {}
+    resume = f"harness run {data.get('campaign_file') or 'CAMPAIGN.yaml'} --resume"
+    try:
+        want_rows, want_head = int(ev["rows"]), str(ev["last_row_hash"])
+        want_sha = str(ev["sha256"]) if state != "running" else ""
+        if want_rows < 0:
+            raise ValueError(want_rows)
+    except (KeyError, TypeError, ValueError):
+        if state == "running" and not ev:
+            return state, None, None, [(f"the run did not finish (manifest state running: killed, or still "
+                                        f"going): none of the {count} rows is anchored by the manifest; "
+                                        f"finish it with {resume}")]
+        return state, (f"{mpath}: the manifest of a {state} run has no complete evidence record "
+                       "(rows, last_row_hash, sha256)"), None, []
+    if want_rows <= count and hashes[want_rows] != want_head:
+        return state, (f"{path}: row {want_rows}: row_hash differs from the manifest's last_row_hash "
+                       "(the chain was rewritten)"), want_rows or None, []
+    if count < want_rows:
+        return state, (f"{path}: {count} rows, the manifest counted {want_rows} "
+                       "(rows were removed at the end)"), None, []
+    if state == "running":
+        return state, None, None, [
+            (f"the run did not finish (manifest state running: killed, or still going): the manifest "
+             f"anchors rows 1-{want_rows}; the {count - want_rows} row(s) after them are not anchored; "
+             f"finish it with {resume}")]
+    if count > want_rows:
+        return state, (f"{path}: {count} rows, the manifest of the {state} run counted {want_rows}: "
+                       f"rows {want_rows + 1}-{count} were added after it was written"), want_rows + 1, []
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != want_sha:
+        return state, (f"{path}: sha256 {actual[:12]}… differs from the manifest's {want_sha[:12]}… "
+                       "(the file's bytes changed although every row still chains)"), None, []
+    notes = [f"the run did not finish (interrupted); continue it with {resume}"] if state == "interrupted" else []
+    return state, None, None, notes
+
+
+def _head_problem(path: Path, head: str, hashes: list[str]) -> tuple[str | None, int | None]:
+    want = head.strip().lower()
+    if len(want) != 64 or any(c not in "0123456789abcdef" for c in want):
+        return f"--head {head!r}: not a head hash (64 hex digits, as harness run printed it)", None
+    if hashes[-1] == want:
+        return None, None
+    if want in hashes:
+        k = hashes.index(want)
+        return (f"{path}: the published head is row {k}'s row_hash, but {len(hashes) - 1 - k} row(s) "
+                f"follow it (added after the head was published)"), k + 1
+    return (f"{path}: the published head {want[:12]}… is no row's row_hash (the chain was rewritten, "
+            "or it is another run's head)"), None
 
 
 class EvidenceWriter:
@@ -317,19 +526,25 @@ def _iso(value: datetime | str | None) -> str | None:
 
 def write_manifest(path: Path, campaign_file: Path, campaign_name: str, started_at: datetime | str | None,
                    ended_at: datetime | str | None, extra: Mapping[str, Any] | None = None,
-                   evidence: Path | None = None) -> dict[str, Any]:
+                   evidence: Path | None = None, *, state: str = "finished") -> dict[str, Any]:
     """Write ``manifest.json`` (atomically) describing a run; return what was written.
 
-    Records the campaign file's sha256, the software versions, the host and the run's
-    start and end; with ``evidence``, also that CSV's sha256, row count and last row_hash
-    (which lets ``verify_evidence`` see rows removed at the end).
+    Records the campaign file's sha256, the software versions, the host, the run's start
+    and end and its ``state``: ``running`` (written when a run starts or resumes: a run
+    killed later leaves it so), ``interrupted`` or ``finished``. With ``evidence``, also
+    that CSV's sha256, row count and last row_hash (the head), which ``verify_evidence``
+    holds the CSV to. A signature of the previous manifest (``manifest.json.sig``) no
+    longer applies and is removed; ``harness.signing.sign_manifest`` signs the new one.
     """
     from harness import __version__
 
+    if state not in MANIFEST_STATES:
+        raise ValueError(f"manifest state {state!r} is none of {', '.join(MANIFEST_STATES)}")
     data: dict[str, Any] = {
         "campaign": campaign_name,
         "campaign_file": str(campaign_file),
         "campaign_file_sha256": sha256_file(campaign_file),
+        "state": state,
         "started_at": _iso(started_at),
         "ended_at": _iso(ended_at),
         "host": socket.gethostname(),
@@ -356,6 +571,7 @@ def write_manifest(path: Path, campaign_file: Path, campaign_name: str, started_
     data.update(extra or {})
     tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_name(path.name + ".sig").unlink(missing_ok=True)  # a rewritten manifest is unsigned until signed
     try:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)

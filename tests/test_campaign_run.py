@@ -84,9 +84,16 @@ def test_survey_outcomes_and_timings_match_lab_truth(survey, short_lab: Lab) -> 
 
 
 def test_evidence_verifies_and_a_hand_edit_fails_at_the_right_row(survey, tmp_path: Path) -> None:
-    evidence, _ = survey
+    evidence, proc = survey
     ok = harness("verify", str(evidence))
     assert ok.returncode == 0 and "intact" in ok.stdout, ok.stderr
+    assert "recordings and sidecars match" in ok.stdout and "manifest agrees (finished)" in ok.stdout
+    # the run printed its head hash for publication; verify holds the evidence to it
+    head = next(line.split()[2] for line in proc.stdout.splitlines() if line.startswith("head hash: "))
+    assert harness("verify", str(evidence), "--head", head).returncode == 0
+    rows = read_evidence(evidence)
+    assert all(r["events_sha256"] and r["sip_log_sha256"] for r in rows)  # busy calls' too
+    assert all(r["segments_sha256"] for r in rows if r["recording"])
     edited = evidence.parent / "edited.csv"
     lines = evidence.read_text().splitlines(keepends=True)
     lines[4] = lines[4].replace(",gentle_disconnect,", ",agent_reached,").replace(
@@ -163,7 +170,9 @@ def test_kill_9_mid_campaign_then_resume(short_lab: Lab, tmp_path: Path) -> None
     (reports / "survey-kill" / "manifest.json").unlink(missing_ok=True)
     before = evidence.read_bytes()
     rows_before = read_evidence(evidence)
-    assert harness("verify", str(evidence), "--no-recordings").returncode == 0
+    killed = harness("verify", str(evidence), "--no-recordings")
+    assert killed.returncode == 0, killed.stderr  # intact, but the run's manifest says it never ended
+    assert "warning: the run did not finish (manifest state running" in killed.stderr
 
     # an edited plan (max_attempts 3 -> 1) is refused: it was accepted (exit 0) and mixed two plans
     original = camp_file.read_bytes()

@@ -191,8 +191,10 @@ def test_examples_one_per_outcome(tables) -> None:
 
 
 def test_segments_from_column_and_sidecar(calls: pd.DataFrame, tmp_path: Path) -> None:
-    u01 = calls[calls["call_uid"] == "u01"].iloc[0]
-    assert call_segments(u01, tmp_path) == [(0.0, 20.0, "music"), (20.0, 23.0, "speech")]
+    u01 = calls[calls["call_uid"] == "u01"].iloc[0]  # its segments column names the analysis file
+    assert u01["segments"] == "u01.wav.segments.json"
+    assert call_segments(u01, DATA.parent) == [(0.0, 20.0, "music"), (20.0, 23.0, "speech")]
+    assert call_segments(u01, tmp_path) is None
     u02 = calls[calls["call_uid"] == "u02"].iloc[0]
     assert call_segments(u02, tmp_path) is None
     (tmp_path / "u02.wav.segments.json").write_text(json.dumps(
@@ -368,7 +370,11 @@ def _chained_copy(tmp_path: Path) -> Path:
     with evidence.EvidenceWriter(out) as w:
         for r in rows:
             keep = {k: v for k, v in r.items() if k in evidence.DATA_COLUMNS}
-            w.append({**keep, "recording": "", "recording_sha256": ""})
+            w.append({**keep, "recording": "", "recording_sha256": "", "segments": "", "segments_sha256": ""})
+    campaign = tmp_path / "chained.yaml"
+    campaign.write_text("campaign: small\n")
+    evidence.write_manifest(out.parent / "manifest.json", campaign, "small", "2026-11-23T09:00:00Z",
+                            "2026-11-24T10:00:00Z", evidence=out)  # as harness run leaves it: finished
     return out
 
 
@@ -378,6 +384,16 @@ def test_verified_evidence_gives_the_same_figures(tmp_path: Path, tables) -> Non
     cols = [c for c in SUMMARY_COLUMNS if c != "target"]
     pd.testing.assert_frame_equal(res.tables.summary[cols], tables.summary[cols])
     assert "verified (hash chain and recordings)" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_evidence_of_an_unfinished_run_is_reported_with_a_warning(tmp_path: Path, capsys) -> None:
+    evidence = pytest.importorskip("harness.evidence")
+    chained = _chained_copy(tmp_path)
+    campaign = tmp_path / "chained.yaml"
+    evidence.write_manifest(chained.parent / "manifest.json", campaign, "small", "2026-11-23T09:00:00Z", None,
+                            evidence=chained, state="running")  # killed: the manifest never said finished
+    assert build_report([chained], tmp_path / "r", fail_if=[], junit=None, verify=True).exit_code == 0
+    assert f"harness: warning: {chained}: the run did not finish" in capsys.readouterr().err
 
 
 def test_tampered_evidence_is_refused(tmp_path: Path) -> None:

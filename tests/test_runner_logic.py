@@ -388,3 +388,41 @@ def test_a_manifest_that_does_not_fit_fails_a_finished_run(tmp_path: Path, monke
     again = run_campaign(c, camp_file, lambda: dialer, resume=True, **_kw(tmp_path))
     assert not dialer.placed and again.rows == 5
     assert json.loads((out / "manifest.json").read_text())["evidence"]["rows"] == 5
+
+
+class FilesDialer(FakeDialer):
+    """As FakeDialer, and each call leaves its timeline and SIP log in spec.out_dir, as a worker does
+    (no recording: these calls have no media). It notes the manifest's state while calls are placed."""
+
+    def __init__(self, manifest: Path) -> None:
+        super().__init__()
+        self.manifest, self.states_seen = manifest, set[str]()
+
+    def collect(self, timeout_s: float = 0.1) -> list[CallRecord]:
+        self.states_seen.add(json.loads(self.manifest.read_text())["state"])
+        records = super().collect(timeout_s)
+        for rec in records:
+            out = next(s.out_dir for s in self.placed if s.call_uid == rec.call_uid)
+            (out / f"{rec.call_uid}.events.json").write_text(rec.model_dump_json(indent=1))
+            (out / f"{rec.call_uid}.sip.log").write_text(f"--- out\nINVITE\nCall-ID: {rec.sip_call_id}\n")
+        return records
+
+
+def test_every_file_of_a_call_is_hashed_and_the_manifest_says_running_until_the_end(tmp_path: Path) -> None:
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    manifest = tmp_path / "r" / "fake" / "manifest.json"
+    dialer = FilesDialer(manifest)
+    result = run_campaign(campaign(), camp_file, lambda: dialer, reports_root=tmp_path / "r",
+                          recordings_root=tmp_path / "rec", progress=lambda _: None)
+    assert dialer.states_seen == {"running"}  # written when the run started: a kill leaves it so
+    rows = read_evidence(result.evidence)
+    assert rows and all(r["events"] == f"../../rec/fake/{r['call_uid']}.events.json" for r in rows)
+    assert all(r["events_sha256"] and r["sip_log_sha256"] for r in rows)  # busy and rejected calls too
+    data = json.loads(manifest.read_text())
+    assert (data["state"], data["recordings"], data["evidence"]["rows"]) == ("finished", "../../rec/fake", len(rows))
+    check = verify_evidence(result.evidence)  # files checked: folder, names, hashes, timelines
+    assert check.ok and check.state == "finished", check.message
+    sip_log = tmp_path / "rec" / "fake" / f"{rows[0]['call_uid']}.sip.log"
+    sip_log.write_text(sip_log.read_text() + "forged\n")
+    assert "does not match sip_log_sha256" in verify_evidence(result.evidence).message

@@ -7,7 +7,8 @@ call and appends one evidence row as soon as the call has ended (flushed, fsynce
 
 Files, for campaign ``NAME``:
 
-- ``recordings/NAME/<call_uid>.{wav,events.json,sip.log}``: what each call left.
+- ``recordings/NAME/<call_uid>.{wav,events.json,sip.log}`` and ``<call_uid>.wav.segments.json``:
+  what each call left, each hashed into its row.
 - ``reports/NAME/evidence.csv``: one hash-chained row per attempt.
 - ``reports/NAME/attempts.jsonl``: the journal. Its first line (``"type": "run"``) records
   the campaign file's sha256 and the ``--host`` of the run, so that ``--resume`` can always
@@ -15,7 +16,9 @@ Files, for campaign ``NAME``:
   handed to the dialer, and one line per resume. On ``--resume`` an attempt in the journal
   without a row was cut off mid-call (the run was killed); it gets a row saying so (outcome
   ``error``) and is placed again.
-- ``reports/NAME/manifest.json``: campaign file hash, versions, host, start and end.
+- ``reports/NAME/manifest.json``: campaign file hash, versions, host, start and end; written
+  when the run starts (state ``running``) and again when it ends (``finished`` or
+  ``interrupted``, with the evidence's row count, head hash and sha256).
 """
 
 from __future__ import annotations
@@ -178,11 +181,37 @@ def call_spec(campaign: Campaign, attempt: Attempt, call_uid: str, rec_dir: Path
                     dtmf=rules.dtmf, dtmf_after_s=rules.dtmf_after_s)
 
 
+def _file_cells(path: Path | None, evidence_dir: Path) -> tuple[str | None, str | None]:
+    """(path relative to the evidence folder, sha256) of one file a call left, or (None, None)."""
+    if path is None or not path.is_file():
+        return None, None
+    return os.path.relpath(path, evidence_dir), sha256_file(path)
+
+
 def evidence_row(campaign: Campaign, attempt: Attempt, record: CallRecord, verdict: Classification,
-                 recording: Path | None, evidence_dir: Path, analyzer: str, note: str | None) -> dict[str, Any]:
-    """The evidence row of one attempt (columns of docs/EVIDENCE.md)."""
-    rec_rel = os.path.relpath(recording, evidence_dir) if recording is not None else None
-    events = recording.with_suffix(".events.json") if recording is not None else None
+                 recording: Path | None, evidence_dir: Path, analyzer: str, note: str | None, *,
+                 rec_dir: Path | None = None) -> dict[str, Any]:
+    """The evidence row of one attempt (columns of docs/EVIDENCE.md).
+
+    Every file the call left in ``rec_dir`` (default: the recording's folder) is named and hashed:
+    the recording, ``<uid>.events.json`` (or the partial timeline a killed worker left),
+    ``<uid>.sip.log`` and the analysis ``<uid>.wav.segments.json`` that ``judge`` wrote. A call
+    without a recording (busy, rejected) still has its timeline and SIP log hashed.
+    """
+    side_dir = recording.parent if recording is not None else rec_dir
+    uid = record.call_uid
+    events = sip_log = segments = None
+    if side_dir is not None:
+        events = side_dir / f"{uid}.events.json"
+        if not events.is_file():
+            events = side_dir / f"{uid}.events.partial.json"
+        sip_log = side_dir / f"{uid}.sip.log"
+    if recording is not None:
+        segments = recording.with_name(recording.name + ".segments.json")
+    rec_rel, rec_sha = _file_cells(recording, evidence_dir)
+    events_rel, events_sha = _file_cells(events, evidence_dir)
+    sip_rel, sip_sha = _file_cells(sip_log, evidence_dir)
+    seg_rel, seg_sha = _file_cells(segments, evidence_dir)
     return {
         "campaign": campaign.campaign, "round": attempt.round, "hotline_id": attempt.hotline_id,
         "target": attempt.target, "attempt": attempt.attempt, "chain_id": attempt.chain_id,
@@ -193,21 +222,23 @@ def evidence_row(campaign: Campaign, attempt: Attempt, record: CallRecord, verdi
         "music_s": verdict.music_s, "speech_s": verdict.speech_s, "silence_s": verdict.silence_s,
         "tone_s": verdict.tone_s, "first_speech_s": verdict.first_speech_s,
         "disconnect_by": record.disconnect_by, "duration_s": verdict.duration_s, "billed_s": verdict.billed_s,
-        "outcome": verdict.outcome, "recording": rec_rel,
-        "recording_sha256": sha256_file(recording) if recording is not None else None,
+        "outcome": verdict.outcome, "recording": rec_rel, "recording_sha256": rec_sha,
         "recording_duration_s": record.recording_duration_s, "recording_gap_s": record.recording_gap_s,
         "analyzer": analyzer if recording is not None else None,
         "agent_start_s": verdict.agent_start_s, "outcome_reason": verdict.reason,
         "recording_repaired": record.recording_repaired,
-        "events": os.path.relpath(events, evidence_dir) if events is not None and events.exists() else None,
-        "sip_log": (os.path.relpath(recording.with_suffix(".sip.log"), evidence_dir)
-                    if recording is not None and recording.with_suffix(".sip.log").exists() else None),
+        "events": events_rel, "events_sha256": events_sha, "sip_log": sip_rel, "sip_log_sha256": sip_sha,
+        "segments": seg_rel, "segments_sha256": seg_sha,
         "note": note,
     }
 
 
 def judge(campaign: Campaign, record: CallRecord, rec_dir: Path) -> tuple[Classification, Path | None, str]:
-    """Analyse the call's recording (if any) and classify the call."""
+    """Analyse the call's recording (if any) and classify the call.
+
+    The analysis is written beside the recording (``<uid>.wav.segments.json``) before this
+    returns, so that ``evidence_row`` hashes it into the row.
+    """
     wav = rec_dir / record.recording if record.recording else None
     segments: list[Any] = []
     analyzer = analyzer_id(ANALYSIS_DEFAULT)
@@ -464,6 +495,9 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
     failures: list[str] = []
     any_ok = False
     t0 = time.monotonic()
+    # the recordings folder as seen from the manifest: verify keeps every file inside it
+    manifest_extra = {"recordings": os.path.relpath(rec_dir, out_dir), "resumed": resume,
+                      "sip_host": host, "sip_host_changed_from": changed_from}
 
     def append(row: dict[str, Any]) -> None:
         with _writing(evidence):
@@ -487,6 +521,11 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                                 "host_changed_from": changed_from})
             else:
                 journal.record(run_header(campaign, campaign_file, campaign_sha256, host, started_at))
+        # a run killed from here on leaves a manifest that says so ("running"): verify can then tell
+        # it from a finished run whose manifest was deleted
+        with _writing(manifest):
+            write_manifest(manifest, campaign_file, campaign.campaign, started_at, None, extra=manifest_extra,
+                           evidence=evidence, state="running")
         # -- resume: what is done, what was cut off, what comes next ------------------------------
         rows = read_evidence(evidence)
         done_uids = {r["call_uid"] for r in rows}
@@ -507,7 +546,7 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
             record = recovered_record(entry["call_uid"], att.target, rec_dir, CUT_OFF)
             verdict, wav, analyzer = judged(record)
             append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer,
-                                note="cut off (recorded on resume)"))
+                                note="cut off (recorded on resume)", rec_dir=rec_dir))
             done_uids.add(entry["call_uid"])
             outcomes[verdict.outcome.value] += 1
             cut_off += 1
@@ -558,7 +597,7 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                         att = inflight.pop(record.call_uid)
                         limiter.ended(att.hotline_id)
                         verdict, wav, analyzer = judged(record)
-                        append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer, note=None))
+                        append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer, note=None, rec_dir=rec_dir))
                         outcomes[verdict.outcome.value] += 1
                         if verdict.outcome is Outcome.ERROR and not any_ok:
                             failures.append(verdict.reason)
@@ -600,7 +639,7 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                     record.error = CUT_OFF
                     verdict, wav, analyzer = judged(record)
                     append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer,
-                                        note="cut off (interrupted)"))
+                                        note="cut off (interrupted)", rec_dir=rec_dir))
                     outcomes[verdict.outcome.value] += 1
                     cut_off += 1
     except _WriteFailed as exc:  # while opening, resuming, or recording the calls cut off
@@ -621,9 +660,8 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
         manifest_written = False
         try:
             write_manifest(manifest, campaign_file, campaign.campaign, started_at, now_utc(),
-                           extra={"recordings": str(rec_dir), "resumed": resume,
-                                  "interrupted": interrupted, "sip_host": host,
-                                  "sip_host_changed_from": changed_from}, evidence=evidence)
+                           extra={**manifest_extra, "interrupted": interrupted}, evidence=evidence,
+                           state="interrupted" if interrupted else "finished")
             manifest_written = True
         except OSError as exc:
             if write_failed is None:  # the calls are all recorded; a resume writes the manifest

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,10 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import BadInput
+from harness.evidence import COLUMNS
 
-#: the evidence contract: these columns, in this order (extra columns may sit before prev_hash)
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "schema_version", "campaign", "round", "hotline_id", "target", "attempt", "chain_id", "call_uid",
-    "sip_call_id", "started_at", "final_status", "final_reason", "answered", "ring_s", "answer_s",
-    "early_media_s", "music_s", "speech_s", "silence_s", "tone_s", "first_speech_s", "disconnect_by",
-    "duration_s", "billed_s", "outcome", "recording", "recording_sha256", "recording_duration_s",
-    "recording_gap_s", "analyzer", "prev_hash", "row_hash",
-)
+#: the evidence contract: these columns, in this order; one list, harness.evidence's
+REQUIRED_COLUMNS: tuple[str, ...] = COLUMNS
 NUMERIC_COLUMNS: tuple[str, ...] = (
     "ring_s", "answer_s", "early_media_s", "music_s", "speech_s", "silence_s", "tone_s", "first_speech_s",
     "duration_s", "billed_s", "recording_duration_s", "recording_gap_s",
@@ -46,7 +42,11 @@ def _bad(path: Path, row: int | None, text: str) -> BadInput:
 
 
 def verify_file(path: Path) -> None:
-    """Refuse ``path`` unless ``harness.evidence.verify_evidence`` accepts it (raises BadInput)."""
+    """Refuse ``path`` unless ``harness.evidence.verify_evidence`` accepts it (raises BadInput).
+
+    What intact evidence still leaves open (a run that did not finish: rows no manifest anchors) is
+    said on stderr, one line each, so a report is never silently built on it.
+    """
     try:
         from harness.evidence import verify_evidence
     except ImportError as exc:
@@ -60,6 +60,8 @@ def verify_file(path: Path) -> None:
         where = f" at row {res.first_bad_row}" if res.first_bad_row is not None else ""
         raise BadInput(f"{path}: evidence verification failed{where}: {res.message} "
                        "(refusing to report on altered evidence; --no-verify overrides)")
+    for note in getattr(res, "notes", ()):
+        print(f"harness: warning: {path}: {note}", file=sys.stderr)
 
 
 def read_one(path: Path) -> pd.DataFrame:
@@ -160,21 +162,22 @@ def _parse_segments(obj: Any) -> list[tuple[float, float, str]]:
 def call_segments(row: pd.Series, evidence_dir: Path) -> list[tuple[float, float, str]] | None:
     """The labelled segments of one call, in recording time, or None when the evidence has none.
 
-    Looked up in the row's ``segments`` column (JSON list of ``[start_s, end_s, label]``), then in
-    ``<recording>.segments.json`` (that list, or ``harness analyze --format json`` output) next to
-    the recording, the path taken as written or relative to the evidence file's folder.
+    Read from the analysis file the row's ``segments`` column names (``harness analyze --format
+    json`` output, or a bare list of ``[start_s, end_s, label]``), else from
+    ``<recording>.segments.json`` next to the recording; paths as written or relative to the
+    evidence file's folder.
     """
-    text = str(row.get("segments", "") or "").strip()
+    candidates: list[Path] = []
+    side = str(row.get("segments", "") or "").strip()
+    if side:
+        candidates += [Path(side), evidence_dir / side]
+    rec = str(row.get("recording", "") or "").strip()
+    for base in ((Path(rec), evidence_dir / rec) if rec else ()):
+        candidates.append(base.with_name(base.name + ".segments.json"))
     try:
-        if text:
-            return _parse_segments(json.loads(text))
-        rec = str(row.get("recording", "") or "").strip()
-        if not rec:
-            return None
-        for base in (Path(rec), evidence_dir / rec):
-            side = base.with_name(base.name + ".segments.json")
-            if side.is_file():
-                return _parse_segments(json.loads(side.read_text(encoding="utf-8")))
+        for path in candidates:
+            if path.is_file():
+                return _parse_segments(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError, IndexError, OSError):
         # an unreadable segment list only costs the strip its detail; the phase columns remain
         return None
