@@ -309,10 +309,12 @@ def test_a_small_run_whose_every_call_fails_is_an_infrastructure_failure(tmp_pat
 
 # -- disk full ----------------------------------------------------------------------------------------------
 
-def _fill_disk(monkeypatch: pytest.MonkeyPatch, names: set[str], after_writes: int) -> None:
+def _fill_disk(monkeypatch: pytest.MonkeyPatch, names: set[str], after_writes: int,
+               manifests_fit: int = 1) -> None:
     """From the ``after_writes``-th write on to a file named in ``names``, the disk is full: that write
     puts half its bytes down (as a real write at the end of the space does), the next raises ENOSPC.
-    ``manifest.json.tmp`` in ``names``: the manifest's temporary file is created, then its write fails."""
+    ``manifest.json.tmp`` in ``names``: after ``manifests_fit`` manifests (1: the one a run writes at
+    its start), the manifest's temporary file is created, then its write fails."""
     real_write = os.write
     real_write_text = Path.write_text
     seen = Counter[str]()
@@ -328,7 +330,8 @@ def _fill_disk(monkeypatch: pytest.MonkeyPatch, names: set[str], after_writes: i
         return real_write(fd, data)
 
     def write_text(self: Path, *args: object, **kwargs: object) -> int:
-        if self.name in names:
+        seen[f"text:{self.name}"] += 1
+        if self.name in names and seen[f"text:{self.name}"] > manifests_fit:
             self.touch()
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write_text(self, *args, **kwargs)  # type: ignore[arg-type]
@@ -361,8 +364,9 @@ def test_disk_full_stops_with_one_line_keeps_rows_and_leaves_no_litter(
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["interrupted"] is True and "manifest written as interrupted" in message
         assert manifest["evidence"]["rows"] == len(read_evidence(out / "evidence.csv"))
-    else:
-        assert not (out / "manifest.json").exists() and "manifest not written" in message
+    else:  # the manifest written at the start stays, saying the run did not finish
+        assert json.loads((out / "manifest.json").read_text())["state"] == "running"
+        assert "manifest not written" in message
     monkeypatch.undo()  # space freed
     resumed = run_campaign(c, camp_file, FakeDialer, resume=True, **_kw(tmp_path))
     rows = read_evidence(resumed.evidence)
@@ -382,7 +386,8 @@ def test_a_manifest_that_does_not_fit_fails_a_finished_run(tmp_path: Path, monke
     with pytest.raises(InfraError, match=r"manifest\.json: no space left on device: every call is recorded .*"
                                          r"manifest is not written; free space, then run  harness run .* --resume"):
         run_campaign(c, camp_file, FakeDialer, **_kw(tmp_path))
-    assert not (out / "manifest.json").exists() and not (out / "manifest.json.tmp").exists()
+    assert json.loads((out / "manifest.json").read_text())["state"] == "running"  # the start's, unfinished
+    assert not (out / "manifest.json.tmp").exists()
     monkeypatch.undo()
     dialer = FakeDialer()
     again = run_campaign(c, camp_file, lambda: dialer, resume=True, **_kw(tmp_path))
