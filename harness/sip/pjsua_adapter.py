@@ -191,7 +191,7 @@ class _Active:
     events: list[tuple[float, str, int | None, str | None]] = field(default_factory=list)
     recording_closed: bool = False  # the WAV exists and no descriptor of this process refers to it
     recording_unclosed_note: str | None = None  # set when the close wait timed out
-    gc_done: bool = False
+    gc_done: bool = False  # the one gc.collect() of a close that is slow to come has run
     done: bool = False
     partial_due: bool = False  # a callback changed the timeline; poll() writes the partial file
 
