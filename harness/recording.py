@@ -53,6 +53,48 @@ def wav_duration_s(path: Path) -> float:
     return (data_bytes // frame_bytes) / float(rate) if rate and frame_bytes else 0.0
 
 
+def open_in_process(path: Path, pid: int | str = "self") -> bool:
+    """True while a file descriptor of process ``pid`` (this one by default) refers to ``path``.
+
+    Linux only (``/proc/<pid>/fd``). pjsua2 closes a recording on its media clock thread, some
+    time after the recorder was dropped; until no descriptor points at the file its last buffer
+    and header may still be written. Descriptors are matched by device and inode, not by name.
+    """
+    try:
+        target = os.stat(path)
+    except OSError:
+        return False
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            st = os.stat(f"{fd_dir}/{fd}")
+        except OSError:
+            continue  # closed while we looked
+        if st.st_ino == target.st_ino and st.st_dev == target.st_dev:
+            return True
+    return False
+
+
+def wav_header_consistent(path: Path) -> bool:
+    """True when the RIFF and data sizes in the header of ``path`` match the bytes on disk."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if size < PCM16_HEADER_BYTES or head[:4] != b"RIFF":
+        return False
+    data = _find_data_chunk(head)
+    if data is None:
+        return False
+    data_pos, declared = data
+    actual = size - (data_pos + 8)
+    actual -= actual % 2
+    return declared == actual and struct.unpack_from("<I", head, 4)[0] == size - 8
+
+
 def repair_wav_header(path: Path) -> bool:
     """Rewrite the RIFF and data sizes of ``path`` to match the file length.
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from harness.recording import wav_info
+from harness.recording import open_in_process, sha256_file, wav_duration_s, wav_header_consistent, wav_info
 from harness.sip.pool import WorkerPool
 from harness.sip.seam import CallSpec, DisconnectBy
 
@@ -24,6 +26,23 @@ def _collect(pool: WorkerPool, n: int, timeout_s: float) -> list:
     while len(out) < n and time.monotonic() < deadline:
         out += pool.collect(0.2)
     return out
+
+
+def _partial_answered(partial: Path) -> bool:
+    """The worker's partial timeline of the call exists and has its answer (``answered_s`` set)."""
+    try:
+        return json.loads(partial.read_text()).get("answered_s") is not None
+    except (OSError, ValueError):
+        return False  # not written yet, or caught mid-write
+
+
+def _wait_for(pool: WorkerPool, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Pump the pool until ``condition`` holds; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+        assert pool.collect(0.05) == [], "the call ended while the test waited"
 
 
 def test_twelve_simultaneous_calls_over_three_workers(lab, tmp_path: Path) -> None:
@@ -53,17 +72,56 @@ def test_twelve_simultaneous_calls_over_three_workers(lab, tmp_path: Path) -> No
         assert np.sqrt(np.mean(music ** 2)) > 0.01  # the lab's music is there, not silence
 
 
+BURST_CALLS = 40
+GAP_TOL_S = 0.1  # well under one buffer of pjmedia's WAV writer (about 0.25 s at 8 kHz)
+
+
+def test_a_burst_of_calls_ending_together_returns_closed_final_recordings(lab, tmp_path: Path) -> None:
+    # 2101: answer after 0.2 s, 2.5 s of music, the lab hangs up: the calls of a burst end together,
+    # and each worker closes up to four recordings at once while its media clock keeps running.
+    with WorkerPool(concurrency=BURST_CALLS) as pool:
+        pids = pool.worker_pids()
+        for i in range(BURST_CALLS):
+            pool.submit(CallSpec(call_uid=f"burst{i:02d}", target=lab.uri("2101"), out_dir=tmp_path,
+                                 ring_timeout_s=5, max_call_s=30))
+        seen: dict[str, tuple] = {}
+        deadline = time.monotonic() + 60
+        while len(seen) < BURST_CALLS and time.monotonic() < deadline:
+            for r in pool.collect(0.05):
+                wav = tmp_path / r.recording
+                # what the evidence would hash, at the moment the record comes back
+                holders = [pid for pid in pids if open_in_process(wav, pid)]
+                seen[r.call_uid] = (r, holders, sha256_file(wav))
+    assert len(seen) == BURST_CALLS
+    # the workers have exited: whatever pjsua2 still had to write is on disk now
+    problems = []
+    for uid, (r, holders, digest) in sorted(seen.items()):
+        wav = tmp_path / r.recording
+        if holders:
+            problems.append(f"{uid}: still open in worker {holders} when its record came back")
+        if sha256_file(wav) != digest:
+            problems.append(f"{uid}: changed after its record came back")
+        if not wav_header_consistent(wav):
+            problems.append(f"{uid}: header does not match the file")
+        if r.recording_repaired or r.error is not None:
+            problems.append(f"{uid}: repaired={r.recording_repaired} error={r.error}")
+        if abs(r.recording_duration_s - wav_duration_s(wav)) > 0.001:
+            problems.append(f"{uid}: record says {r.recording_duration_s} s, the file holds {wav_duration_s(wav)} s")
+        if abs(r.recording_gap_s) > GAP_TOL_S:
+            problems.append(f"{uid}: recording_gap_s {r.recording_gap_s}")
+    assert problems == [], f"{len(problems)} problems over {BURST_CALLS} calls: {problems}"
+
+
 def test_killed_worker_leaves_a_repaired_flagged_recording(lab, tmp_path: Path) -> None:
     # 2007 plays music until the caller hangs up; we kill the worker holding the call.
     with WorkerPool(concurrency=4) as pool:
         pool.submit(CallSpec(call_uid="victim", target=lab.uri("2007"), out_dir=tmp_path,
                              ring_timeout_s=5, max_call_s=30))
         partial = tmp_path / "victim.events.partial.json"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and '"answered_s":' not in (partial.read_text() if partial.exists()
-                                                                      else ""):
-            pool.collect(0.1)
-        pool.collect(2.0)  # two seconds of recorded music
+        wav = tmp_path / "victim.wav"
+        _wait_for(pool, lambda: _partial_answered(partial), 10, "the partial events to show the answer")
+        _wait_for(pool, lambda: wav.exists() and wav.stat().st_size >= 44 + 2 * 8000 * 2, 10,
+                  "two seconds of recorded music on disk")
         (pid,) = pool.worker_pids()
         os.kill(pid, signal.SIGKILL)
         (record,) = _collect(pool, 1, 10)
@@ -75,7 +133,6 @@ def test_killed_worker_leaves_a_repaired_flagged_recording(lab, tmp_path: Path) 
     assert record.call_uid == "victim" and record.answered_s is not None
     assert record.error and "died mid-call" in record.error
     assert record.recording_repaired is True
-    wav = tmp_path / "victim.wav"
     audio, rate = sf.read(wav, dtype="float32")  # a readable WAV: the header was repaired
     assert rate == 8000 and len(audio) / rate == pytest.approx(record.recording_duration_s, abs=0.01)
     assert record.recording_duration_s > 1.5

@@ -7,11 +7,10 @@ pjsua logs is captured, split per Call-ID into ``<call_uid>.sip.log`` (with
 Authorization values masked) and turned into the call's signalling timeline.
 
 Lifetime rules learnt the hard way (see shared/DESIGN.md): drop the Python
-reference to a ``Call`` once it is DISCONNECTED, destroy the recorder before the
-WAV is read (its header is written then), wrap every callback in try/except, and
-clear everything and ``gc.collect()`` before ``libDestroy``.
+reference to a ``Call`` once it is DISCONNECTED, wrap every callback in try/except,
+and clear everything and ``gc.collect()`` before ``libDestroy``.
 
-Two behaviours callers rely on:
+Three behaviours callers rely on:
 
 - pjsua reports DISCONNECTED as soon as *we* hang up, before the closing exchange
   (our CANCEL's 200 and 487 + ACK, or the 200 to our BYE) has crossed the wire. A
@@ -19,6 +18,15 @@ Two behaviours callers rely on:
   ``CLOSE_LINGER_S``, so its ``.sip.log`` and timeline hold the whole dialog.
 - A call that never had media (busy, rejected, cancelled while ringing without
   early media) has no WAV: ``recording`` is null and no ``<call_uid>.wav`` is written.
+- A call's record comes back only once its WAV is closed and final. Since pjsip 2.15 the
+  conference bridge removes a port on its own clock thread: dropping the recorder only
+  queues the removal, and the WAV writer flushes its last buffer (up to 0.25 s at 8 kHz),
+  writes the header and closes the file later, on that thread. ``poll`` therefore keeps
+  the call until no file descriptor of this process refers to the WAV, without blocking
+  the other calls. If that takes longer than ``recording_close_timeout_s`` (the SIP stack
+  is stuck), the record is returned with ``error`` saying so and ``recording`` null: a
+  file that may still change is neither measured nor handed on to be hashed and analysed.
+  The header is never repaired here (``recording_repaired`` means a worker died: pool.py).
 """
 
 from __future__ import annotations
@@ -40,12 +48,16 @@ import pjsua2 as pj
 
 from harness.clock import utc_iso
 from harness.errors import BadInput, DialError, InfraError
-from harness.recording import repair_wav_header, wav_duration_s
+from harness.recording import open_in_process, wav_duration_s, wav_header_consistent
 from harness.sip.seam import Account, CallEvent, CallRecord, CallSpec, DisconnectBy
 from harness.sip.uri import env_name_problem, unset_env_message
 
 MAX_CALLS_PER_ENGINE = 4
 CLOSE_LINGER_S = 2.0  # longest wait for the far end to complete our CANCEL/BYE before the call is written
+# Longest wait, from DISCONNECTED, for pjsua's media clock thread to close a call's WAV. It
+# normally takes one clock tick (measured 0-12 ms idle); the margin is for a starved machine.
+RECORDING_CLOSE_TIMEOUT_S = 5.0
+RECORDING_GC_AFTER_S = 0.5  # still open this long after DISCONNECTED: collect cycles once (one may hold the recorder)
 _MSG_RE = re.compile(r"\b(TX|RX) \d+ bytes (Request|Response) msg (\S+)")
 _CALLID_RE = re.compile(r"^(?:Call-ID|i)\s*:\s*(\S+)", re.MULTILINE | re.IGNORECASE)
 _AUTH_RE = re.compile(r"^((?:Proxy-)?Authorization\s*:\s*)(\S+)(.*)$", re.MULTILINE | re.IGNORECASE)
@@ -222,6 +234,9 @@ class _Active:
     last_code: int | None = None
     last_reason: str | None = None
     events: list[tuple[float, str, int | None, str | None]] = field(default_factory=list)
+    recording_closed: bool = False  # the WAV exists and no descriptor of this process refers to it
+    recording_unclosed_note: str | None = None  # set when the close wait timed out
+    gc_done: bool = False  # the one gc.collect() of a close that is slow to come has run
     done: bool = False
     partial_due: bool = False  # a callback changed the timeline; poll() writes the partial file
 
@@ -253,8 +268,10 @@ class SipEngine:
     """
 
     def __init__(self, account: Account | None = None, clock_rate_hz: int = 8000,
-                 bind_address: str = "0.0.0.0", log_dir: Path | None = None) -> None:
+                 bind_address: str = "0.0.0.0", log_dir: Path | None = None,
+                 recording_close_timeout_s: float = RECORDING_CLOSE_TIMEOUT_S) -> None:
         self.account = account or Account()
+        self.recording_close_timeout_s = recording_close_timeout_s
         self.clock_rate_hz = clock_rate_hz
         self.bind_address = bind_address
         self.log_dir = log_dir
@@ -360,7 +377,8 @@ class SipEngine:
             return
         for uid in list(self._active):
             self._hangup(self._active[uid], "bye")
-        deadline = time.monotonic() + 3.0
+        # the far end's answer to our BYE, then each recording's close on the media clock
+        deadline = time.monotonic() + CLOSE_LINGER_S + self.recording_close_timeout_s + 0.5
         while self._active and time.monotonic() < deadline:
             self.poll(20)
         for act in self._active.values():
@@ -454,7 +472,9 @@ class SipEngine:
                     act.events.append((now, "dtmf_failed", None, pj_error_text(exc)))
         for act in [a for a in self._active.values() if a.disconnected_mono is not None and not a.done]:
             assert act.disconnected_mono is not None
-            if self._closing_done(act) or now - act.disconnected_mono >= CLOSE_LINGER_S:
+            if not (self._closing_done(act) or now - act.disconnected_mono >= CLOSE_LINGER_S):
+                continue
+            if self._recording_settled(act, now):
                 self._finish(act)
         out, self._finished = self._finished, []
         return out
@@ -482,6 +502,32 @@ class SipEngine:
         want = "INVITE" if act.local_hangup == "cancel" else "BYE"
         return any(m.direction == "RX" and m.kind == "Response" and m.method == want and (m.code or 0) >= 200
                    for m in msgs[sent[0] + 1:])
+
+    def _recording_settled(self, act: _Active, now: float) -> bool:
+        """True once the call's WAV is closed and final (or it has none), or the wait has timed out.
+
+        pjsua closes the file on its media clock thread some time after the recorder was
+        dropped at DISCONNECTED; until then its last buffer and header may still be written.
+        A timeout is noted on the call (``recording_unclosed_note``), never repaired.
+        """
+        assert act.disconnected_mono is not None
+        if act.recording_closed or act.recording_unclosed_note is not None or not act.wav_path.exists():
+            return True
+        if not open_in_process(act.wav_path):
+            act.recording_closed = True
+            act.events.append((now, "recorder_closed", None, None))
+            return True
+        waited_s = now - act.disconnected_mono
+        if waited_s >= RECORDING_GC_AFTER_S and not act.gc_done:
+            act.gc_done = True
+            gc.collect()
+        if waited_s >= self.recording_close_timeout_s:
+            act.recording_unclosed_note = (
+                f"recording {act.wav_path.name} was still open {waited_s:.1f} s after the call ended "
+                "(the SIP stack did not close it): not measured, hashed or analysed; the file is kept")
+            act.events.append((now, "recorder_not_closed", None, None))
+            return True
+        return False
 
     def _hangup(self, act: _Active, how: str) -> None:
         if act.call is None or act.local_hangup is not None or act.disconnected_mono is not None:
@@ -512,8 +558,9 @@ class SipEngine:
         elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             act.disconnected_mono = now
             act.events.append((now, "disconnected", act.last_code, act.last_reason))
-            # Stop the recorder now (its header is written on destruction) and drop the
-            # Call reference: a stale Call destroyed later would hang up a reused call id.
+            # Drop the recorder (pjsua closes its WAV on the media clock thread, later: poll
+            # waits for that) and the Call reference: a stale Call destroyed later would hang
+            # up a reused call id.
             act.recorder = None
             act.call = None
         # Not written here: pjsua calls this for a 183 with SDP after the audio stream exists
@@ -559,14 +606,18 @@ class SipEngine:
         gc.collect()
         msgs = self._sink.take(act.call_id) if (self._sink and act.call_id) else []
         record = build_record(act.spec, act.call_id or None, msgs, act, self._utc, error)
-        if act.wav_path.exists():
-            repaired = repair_wav_header(act.wav_path)
+        note: str | None = act.recording_unclosed_note
+        if note is None and act.wav_path.exists():
+            # closed and final (poll waited for it): measured once, as it will be hashed
             record.recording = act.wav_path.name
-            record.recording_repaired = repaired
             record.recording_duration_s = round(wav_duration_s(act.wav_path), 3)
             if record.media_start_s is not None and record.ended_s is not None:
                 record.recording_gap_s = round(
                     (record.ended_s - record.media_start_s) - record.recording_duration_s, 3)
+            if not wav_header_consistent(act.wav_path):
+                note = f"recording {act.wav_path.name}: its header does not match its length (not repaired)"
+        if note is not None:
+            record.error = f"{record.error}; {note}" if record.error else note
         sip_log = act.spec.out_dir / f"{act.spec.call_uid}.sip.log"
         with open(sip_log, "w") as f:
             f.writelines(f"--- {self._utc(m.mono_s)} {m.direction}\n{m.text}\n" for m in msgs)

@@ -56,7 +56,8 @@ class CallEvent(BaseModel):
     t_s: float
     type: str  # invite_sent, invite_resent (retransmission or with credentials), provisional, answered,
     #            media_start, dtmf_sent, cancel_sent, bye_sent,
-    #            bye_received, final, disconnected, recorder_closed
+    #            bye_received, final, disconnected, recorder_closed (pjsua2 closed the WAV),
+    #            recorder_not_closed (it had not within the engine's timeout)
     code: int | None = None
     reason: str | None = None
     utc: str | None = None  # UTC ISO-8601 with milliseconds
