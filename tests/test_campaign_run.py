@@ -166,13 +166,14 @@ def test_kill_9_mid_campaign_then_resume(short_lab: Lab, tmp_path: Path) -> None
         pytest.fail("the run never had rows written and calls in flight at the same time")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    # issue 12: the checks must not lean on a manifest (a kill -9 early in a run leaves none)
-    (reports / "survey-kill" / "manifest.json").unlink(missing_ok=True)
     before = evidence.read_bytes()
     rows_before = read_evidence(evidence)
     killed = harness("verify", str(evidence), "--no-recordings")
     assert killed.returncode == 0, killed.stderr  # intact, but the run's manifest says it never ended
     assert "warning: the run did not finish (manifest state running" in killed.stderr
+    # issue 12: the resume checks must not lean on the manifest (a kill -9 left none before the run
+    # wrote one at its start, and it can be lost): the journal's header carries them
+    (reports / "survey-kill" / "manifest.json").unlink()
 
     # an edited plan (max_attempts 3 -> 1) is refused: it was accepted (exit 0) and mixed two plans
     original = camp_file.read_bytes()
@@ -292,8 +293,8 @@ def small_disk(tmp_path: Path):
 def test_a_full_disk_stops_the_run_with_one_line_and_resume_completes(short_lab: Lab, tmp_path: Path,
                                                                       small_disk: Path) -> None:
     """Issue 12: a full disk gave five chained ENOSPC tracebacks, exit 1, no manifest and a 0-byte
-    manifest.json.tmp. Real calls (busy, one after another); the reports on a tmpfs with two pages left:
-    the evidence's first page and the journal's. Exit 3, one error line, whole rows, no litter; after
+    manifest.json.tmp. Real calls (busy, one after another); the reports on a tmpfs with three pages left:
+    the evidence's first page, the journal's and the manifest's written at the start. Exit 3, one error line, whole rows, no litter; after
     space is freed --resume finishes the run."""
     camp_file = tmp_path / "full.yaml"
     camp_file.write_text("campaign: full\ndefault_host: \"127.0.0.1:5060\"\n"
@@ -304,7 +305,7 @@ def test_a_full_disk_stops_the_run_with_one_line_and_resume_completes(short_lab:
     out = reports / "full"
     filler = small_disk / "filler"
     vfs = os.statvfs(small_disk)
-    filler.write_bytes(b"\0" * (vfs.f_bavail * vfs.f_frsize - 2 * vfs.f_frsize))
+    filler.write_bytes(b"\0" * (vfs.f_bavail * vfs.f_frsize - 3 * vfs.f_frsize))
     args = ["run", str(camp_file), "--host", f"{short_lab.host}:{short_lab.port}", "--reports", str(reports),
             "--recordings", str(tmp_path / "recordings")]
     proc = harness(*args)
