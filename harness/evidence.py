@@ -67,6 +67,8 @@ SIDECARS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("segments", "segments_sha256", (".wav.segments.json",)),
 )
 MANIFEST_STATES = ("running", "interrupted", "finished")
+#: seconds a WAV's length may differ from its analysis's duration_s (written with 3 decimals)
+DURATION_TOLERANCE_S = 0.0015
 
 
 def format_value(value: Any) -> str:
@@ -173,7 +175,7 @@ def _files_problem(csv_dir: Path, folder: Path, row: Mapping[str, str]) -> str |
 
 def _content_problem(row: Mapping[str, str], real: Mapping[str, Path]) -> str | None:
     """The files' own content must name the row's call: the timeline its call_uid and Call-ID,
-    the analysis its recording and analyzer."""
+    the analysis its recording and analyzer, and the WAV must be as long as its analysis says."""
     uid = row["call_uid"]
     if "events" in real:
         data = _json_object(real["events"])
@@ -193,7 +195,28 @@ def _content_problem(row: Mapping[str, str], real: Mapping[str, Path]) -> str | 
         if row["analyzer"] and data.get("analyzer") != row["analyzer"]:
             return (f"segments {row['segments']} were made by {data.get('analyzer')!r}, "
                     f"the row names {row['analyzer']!r}")
+        if "recording" in real and isinstance(data.get("duration_s"), (int, float)):
+            # the analysis ran on the recording just before it was hashed: another call's WAV under
+            # this call's name is as long as that other call, not as this one's analysis
+            length_s = _declared_duration_s(real["recording"])
+            if length_s is None:
+                return f"recording {row['recording']} is not a readable WAV"
+            if abs(length_s - float(data["duration_s"])) > DURATION_TOLERANCE_S:
+                return (f"recording {row['recording']} lasts {length_s:.3f} s, its analysis "
+                        f"{row['segments']} {float(data['duration_s']):.3f} s: the analysis is not of this "
+                        "file (another call's recording, or one that changed after it was analysed)")
     return None
+
+
+def _declared_duration_s(path: Path) -> float | None:
+    """The WAV's length as the analysis reads it (libsndfile: the frames its header declares)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return None
+    return info.frames / info.samplerate if info.samplerate else None
 
 
 def _json_object(path: Path) -> dict[str, Any] | None:

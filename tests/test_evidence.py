@@ -436,6 +436,24 @@ def test_recording_swapped_with_another_calls_and_chain_recomputed_fails(tmp_pat
     assert "recording ../../recordings/c/call-2.wav is not named after this row's call (call-1.wav)" in result.message
 
 
+def test_recording_content_swapped_and_chain_recomputed_fails(tmp_path: Path) -> None:
+    """The two calls' WAVs exchanged under their own names, both hashes updated, chain and manifest
+    recomputed: the recording is not as long as the call's analysis (hashed in the row) says."""
+    path, rec_dir, _ = campaign_of(tmp_path)
+    a, b = rec_dir / "call-1.wav", rec_dir / "call-2.wav"
+    a_bytes, b_bytes = a.read_bytes(), b.read_bytes()
+    a.write_bytes(b_bytes)
+    b.write_bytes(a_bytes)
+
+    def rehash(rows: list[dict[str, str]]) -> None:
+        rows[0]["recording_sha256"], rows[1]["recording_sha256"] = sha256_file(a), sha256_file(b)
+    rewrite(path, rehash)
+    result = verify_evidence(path)
+    assert (result.ok, result.first_bad_row) == (False, 1)
+    assert ("recording ../../recordings/c/call-1.wav lasts 1.500 s, its analysis "
+            "../../recordings/c/call-1.wav.segments.json 1.250 s: the analysis is not of this file") in result.message
+
+
 def test_timeline_of_another_call_fails(tmp_path: Path) -> None:
     """call-1's events.json replaced by call-2's, its hash updated, chain and manifest recomputed."""
     path, rec_dir, _ = campaign_of(tmp_path)
