@@ -79,6 +79,18 @@ def open_in_process(path: Path, pid: int | str = "self") -> bool:
     return False
 
 
+def _sizes_agree(head: bytes, size: int) -> tuple[int, int, bool] | None:
+    """(offset of the data chunk, data bytes really on disk, whether the RIFF and data sizes match
+    ``size`` bytes on disk), or None when ``head`` has no RIFF/WAVE data chunk."""
+    data = _find_data_chunk(head)
+    if data is None:
+        return None
+    data_pos, declared = data
+    actual = size - (data_pos + 8)
+    actual -= actual % 2
+    return data_pos, actual, declared == actual and struct.unpack_from("<I", head, 4)[0] == size - 8
+
+
 def wav_header_consistent(path: Path) -> bool:
     """True when the RIFF and data sizes in the header of ``path`` match the bytes on disk."""
     size = os.path.getsize(path)
@@ -86,13 +98,8 @@ def wav_header_consistent(path: Path) -> bool:
         head = f.read(4096)
     if size < PCM16_HEADER_BYTES or head[:4] != b"RIFF":
         return False
-    data = _find_data_chunk(head)
-    if data is None:
-        return False
-    data_pos, declared = data
-    actual = size - (data_pos + 8)
-    actual -= actual % 2
-    return declared == actual and struct.unpack_from("<I", head, 4)[0] == size - 8
+    state = _sizes_agree(head, size)
+    return state is not None and state[2]
 
 
 def repair_wav_header(path: Path) -> bool:
@@ -111,15 +118,10 @@ def repair_wav_header(path: Path) -> bool:
             f.write(_pcm16_header(8000, 0))
             f.truncate(PCM16_HEADER_BYTES)
             return True
-        data = _find_data_chunk(head)
-        if data is None:
+        state = _sizes_agree(head, size)
+        if state is None or state[2]:
             return False
-        data_pos, declared = data
-        actual = size - (data_pos + 8)
-        actual -= actual % 2
-        riff_declared = struct.unpack_from("<I", head, 4)[0]
-        if declared == actual and riff_declared == size - 8:
-            return False
+        data_pos, actual, _ = state
         f.seek(4)
         f.write(struct.pack("<I", size - 8))
         f.seek(data_pos + 4)

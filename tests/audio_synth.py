@@ -6,6 +6,7 @@ a missing package skips the test, or fails it in CI (tests/needs.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,22 +34,22 @@ def cadence(freqs: tuple[float, ...], on_s: float, off_s: float, cycles: int) ->
     return np.concatenate([np.concatenate([tone(freqs, on_s), zeros(off_s)]) for _ in range(cycles)])
 
 
-def moh(stem: str = MOH_TRACK) -> Path:
-    """A packaged hold-music track (skips, or fails in CI, when the package is missing)."""
+def _packaged(find: Callable[[str], Path], name: str) -> Path:
     try:
-        return packaged_audio.moh_path(stem)
+        return find(name)
     except packaged_audio.MissingAudio as exc:
         reason = str(exc)
     missing(reason)  # outside the handler: the report shows one reason, not a chained traceback
+
+
+def moh(stem: str = MOH_TRACK) -> Path:
+    """A packaged hold-music track (skips, or fails in CI, when the package is missing)."""
+    return _packaged(packaged_audio.moh_path, stem)
 
 
 def prompt(name: str = PROMPT_NAME) -> Path:
     """A packaged English prompt (skips, or fails in CI, when the package is missing)."""
-    try:
-        return packaged_audio.prompt_path(name)
-    except packaged_audio.MissingAudio as exc:
-        reason = str(exc)
-    missing(reason)  # outside the handler: the report shows one reason, not a chained traceback
+    return _packaged(packaged_audio.prompt_path, name)
 
 
 def real(path: Path, start_s: float, dur_s: float, level_db: float = -20.0) -> np.ndarray:
