@@ -29,13 +29,15 @@ import os
 import platform
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any, Mapping
+from typing import IO, Any
 
+from harness.digest import sha256_file
 from harness.errors import BadInput
 
 SCHEMA_VERSION = 2
@@ -89,15 +91,6 @@ def format_value(value: Any) -> str:
 def row_hash(cells: list[str] | tuple[str, ...], prev_hash: str) -> str:
     """sha256 over the canonical text of a row: its data cells and prev_hash joined by US."""
     return hashlib.sha256((US.join(cells) + US + prev_hash).encode("utf-8")).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _csv_line(cells: list[str] | tuple[str, ...]) -> str:
@@ -521,7 +514,7 @@ class EvidenceWriter:
         if not self._f.closed:
             self._f.close()
 
-    def __enter__(self) -> "EvidenceWriter":
+    def __enter__(self) -> EvidenceWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

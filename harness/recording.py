@@ -8,7 +8,6 @@ evidence is kept, and callers flag the recording as repaired.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 from pathlib import Path
@@ -135,12 +134,3 @@ def _pcm16_header(rate_hz: int, data_bytes: int) -> bytes:
     return b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt " + struct.pack(
         "<IHHIIHH", 16, 1, 1, rate_hz, rate_hz * 2, 2, 16
     ) + b"data" + struct.pack("<I", data_bytes)
-
-
-def sha256_file(path: Path, block_bytes: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block_bytes):
-            h.update(chunk)
-    return h.hexdigest()

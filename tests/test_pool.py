@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from harness.recording import open_in_process, sha256_file, wav_duration_s, wav_header_consistent, wav_info
+from harness.digest import sha256_file
+from harness.recording import open_in_process, wav_duration_s, wav_header_consistent, wav_info
 from harness.sip.pool import WorkerPool
 from harness.sip.seam import CallSpec, DisconnectBy
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.recording import sha256_file, wav_duration_s, wav_header_consistent
+from harness.digest import sha256_file
+from harness.recording import wav_duration_s, wav_header_consistent
 from harness.sip.pjsua_adapter import SipEngine
 from harness.sip.seam import CallRecord, CallSpec, DisconnectBy
 

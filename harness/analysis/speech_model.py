@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.digest import sha256_file
+
 MODEL_PATH = Path(__file__).with_name("speech_model.json")
 BANDS = 8
 # window inputs, in the order of WindowScore.features
@@ -56,7 +58,7 @@ class SpeechModel:
 
 def file_sha256(path: Path = MODEL_PATH) -> str:
     """SHA-256 (hex) of a model file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256_file(path)
 
 
 def from_dict(d: dict[str, object]) -> SpeechModel:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,12 +9,19 @@ from typing import Any
 
 import pandas as pd
 
+from harness.digest import sha256_file
 from harness.errors import EXIT_OK, EXIT_THRESHOLDS, BadInput
 from harness.report import plots
 from harness.report.evidence_io import call_segments, read_evidence
 from harness.report.render import Context, headline_frame, render_html, render_markdown, text_table
 from harness.report.tables import DEFAULT_REDIAL_PROPENSITY, Tables, build_tables
-from harness.report.thresholds import Check, check_thresholds, parse_threshold, thresholds_from_campaign, write_junit
+from harness.report.thresholds import (
+    Check,
+    check_thresholds,
+    parse_threshold,
+    thresholds_from_campaign,
+    write_junit,
+)
 
 
 @dataclass
@@ -43,14 +49,6 @@ def _propensity(values: Sequence[float] | None) -> list[float]:
         if not isinstance(p, (int, float)) or not 0 <= p <= 1:
             raise BadInput(f"redial_propensity[{i}] = {p!r} is not a fraction between 0 and 1")
     return [float(p) for p in out]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
@@ -104,7 +102,7 @@ def build_report(evidence: list[Path], out_dir: Path, *, fail_if: list[str], jun
     }
     files += list(images.values())
     ctx = Context(
-        sources=[(str(p), int((calls["_source"] == str(p)).sum()), _sha256(p)) for p in paths],
+        sources=[(str(p), int((calls["_source"] == str(p)).sum()), sha256_file(p)) for p in paths],
         verified=verify, campaigns=sorted(set(calls["campaign"])), propensity=propensity, checks=checks,
         images=images)
     (out_dir / "report.md").write_text(render_markdown(tables, ctx) + "\n", encoding="utf-8")
