@@ -290,3 +290,20 @@ def prepare_media(out_dir: Path) -> dict[str, Path]:
     if not manifest_path.exists() or manifest_path.read_text() != text:
         manifest_path.write_text(text)
     return written
+
+
+def load_media(media_dir: Path, names: set[str]) -> dict[str, np.ndarray]:
+    """Load the WAVs the hotlines use as 8 kHz int16 mono arrays."""
+    out: dict[str, np.ndarray] = {}
+    for name in sorted(names):
+        path = media_dir / name
+        if not path.exists():
+            raise BadInput(f"{path}: lab media file is missing (prepare it with `make media`)")
+        data, rate = sf.read(path, dtype="int16", always_2d=True)
+        mono = data[:, 0]
+        if rate != 8000:
+            n = int(round(len(mono) * 8000 / rate))
+            mono = np.interp(np.linspace(0, len(mono) - 1, n), np.arange(len(mono)), mono).astype(np.int16)
+        out[name] = mono
+    return out
+
