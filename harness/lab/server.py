@@ -112,6 +112,7 @@ class LabServer(asyncio.DatagramProtocol):
     # -- SIP input ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.sip.attach(transport, self.port)  # type: ignore[arg-type]  # the bound port: once start() resumes
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:

@@ -70,7 +70,9 @@ class SipMessage:
 
 
 def _split_commas(value: str) -> list[str]:
-    parts, depth, cur, quote = [], 0, [], False
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, False
     for ch in value:
         if ch == '"':
             quote = not quote
