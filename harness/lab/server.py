@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from harness import g711
+from harness.audio import g711
 from harness.clock import utc_iso
 from harness.errors import BadInput
 from harness.lab import sipmsg
