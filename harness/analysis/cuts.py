@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from harness.analysis.segmenter import analyze_samples
+from harness.analysis import analyze_samples
 from harness.analysis.synth import activity
 from harness.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 

@@ -1,17 +1,22 @@
 """Frame labels -> segments: activity with hysteresis, music vs speech per active region,
 tones from their cadence, minimum durations and boundary refinement at frame resolution.
 
-``frame_labels`` is the pure core; ``analyze_samples`` is the public entry point.
+Pure: no file, clock or process I/O. The speech model is passed in (``speech_model.load``
+reads its weights at the edge); ``label_samples`` is the whole analysis of samples in memory.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from harness.analysis import speech_model
 from harness.analysis.frames import N_BANDS, FrameEvidence, frame_evidence, to_analysis_rate
 from harness.analysis.model import DEFAULT, AnalysisParams, Label, Segment
 from harness.analysis.tones import find_bursts, name_bursts
+
+if TYPE_CHECKING:
+    from harness.analysis.speech_model import SpeechModel
 
 LABELS = list(Label)
 CODE = {lab: np.int8(i) for i, lab in enumerate(LABELS)}
@@ -124,10 +129,10 @@ class WindowScore:
     flux, |frame-to-frame dB change|, partials, rhythm, the spectral shape over ``N_BANDS``
     bands, its square and its change, low-energy frames): O(1) per window, whatever its
     length or clipping; the model (``speech_model.SpeechModel``) maps the window's inputs to
-    the logit."""
+    the logit. Built without a model, it gives the inputs only (``features``)."""
 
     def __init__(self, ev: FrameEvidence, params: AnalysisParams, sounding: np.ndarray | None = None,
-                 active: np.ndarray | None = None) -> None:
+                 active: np.ndarray | None = None, model: SpeechModel | None = None) -> None:
         n = ev.n
         hop = params.fft_hop_frames
         drop = dropouts(ev.energy_db, sounding, params)
@@ -158,7 +163,7 @@ class WindowScore:
         self.cs = np.zeros((len(cols), n + 1))
         for j, c in enumerate(cols):
             np.cumsum(c * keep, out=self.cs[j, 1:])
-        self.model_sha256 = params.speech_model_sha256
+        self.model = model
         self.caps = (params.score_std_cap_db, params.score_flux_cap_db, params.score_step_cap_db)
 
     def features(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -182,7 +187,9 @@ class WindowScore:
 
     def logit(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Logit (speech > 0) of each window [lo, hi); hi > lo."""
-        return speech_model.load(self.model_sha256).logit(self.features(lo, hi))
+        if self.model is None:
+            raise ValueError("WindowScore was built without a speech model; it can give features only")
+        return self.model.logit(self.features(lo, hi))
 
 
 def dropouts(energy_db: np.ndarray, sounding: np.ndarray | None, params: AnalysisParams) -> np.ndarray:
@@ -300,14 +307,15 @@ def activity(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> tuple[np.nd
     return labels, sounding, active
 
 
-def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndarray:
-    """Label codes (index into ``Label``) for each 20 ms frame of the evidence."""
+def frame_labels(ev: FrameEvidence, model: SpeechModel, params: AnalysisParams = DEFAULT) -> np.ndarray:
+    """Label codes (index into ``Label``) for each 20 ms frame of the evidence; ``model`` is the
+    speech model ``params.speech_model_sha256`` names."""
     n = ev.n
     if n == 0:
         return np.full(n, CODE[Label.SILENCE], np.int8)
     labels, sounding, active = activity(ev, params)
     fr = params.frame_s
-    ws = WindowScore(ev, params, sounding, active)
+    ws = WindowScore(ev, params, sounding, active, model)
     p = speech_probability(ws, active, params)
     s, e = runs(active)
     init = np.full(n, -1, np.int8)
@@ -519,12 +527,14 @@ def labels_to_segments(labels: np.ndarray, frame_s: float, duration_s: float,
     return segs
 
 
-def analyze_samples(samples: np.ndarray, sample_rate_hz: int, params: AnalysisParams = DEFAULT) -> list[Segment]:
+def label_samples(samples: np.ndarray, sample_rate_hz: int, model: SpeechModel,
+                  params: AnalysisParams = DEFAULT) -> list[Segment]:
     """Label mono ``samples`` (int16, or float in [-1, 1]) at ``sample_rate_hz`` as segments that
     cover the whole signal in order, without gaps or overlaps (seconds from the first sample).
 
-    Pure: no I/O. Raises ValueError for a rate that is not a multiple of the analysis rate.
+    Pure: ``model`` is the speech model ``params`` names, already loaded. Raises ValueError for
+    a rate that is not a multiple of the analysis rate.
     """
     x = to_analysis_rate(samples, sample_rate_hz, params)
-    labels = frame_labels(frame_evidence(x, params), params)
+    labels = frame_labels(frame_evidence(x, params), model, params)
     return labels_to_segments(labels, params.frame_s, len(samples) / sample_rate_hz)
