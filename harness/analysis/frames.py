@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.analysis.model import AnalysisParams
+from harness.audio.level import dead_frames, frame_energy_db
 
 SUPPORTED_RATES_HZ = (8000, 16000, 24000, 32000, 48000)
 N_BANDS = 8
@@ -70,10 +71,8 @@ def frame_evidence(x: np.ndarray, params: AnalysisParams) -> FrameEvidence:
     hop = round(params.frame_s * sr)
     n = len(x) // hop
     fr = x[: n * hop].reshape(n, hop)
-    mean = fr.mean(axis=1)
-    power = np.einsum("ij,ij->i", fr, fr) / hop - mean * mean
-    energy_db = (10 * np.log10(np.maximum(power, _EPS))).astype(np.float32)
-    dead = np.abs(fr).max(axis=1) <= params.digital_silence_abs if n else np.zeros(0, bool)
+    energy_db = frame_energy_db(fr)
+    dead = dead_frames(fr, params.digital_silence_abs)
 
     nfft = params.fft_size
     step = hop * params.fft_hop_frames

@@ -14,6 +14,7 @@ import numpy as np
 from harness.analysis.frames import N_BANDS, FrameEvidence, frame_evidence, to_analysis_rate
 from harness.analysis.model import DEFAULT, AnalysisParams, Label, Segment
 from harness.analysis.tones import find_bursts, name_bursts
+from harness.audio.level import audible_frames, hysteresis
 
 if TYPE_CHECKING:
     from harness.analysis.speech_model import SpeechModel
@@ -27,18 +28,6 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m = np.concatenate([[False], mask.astype(bool), [False]])
     d = np.flatnonzero(m[1:] != m[:-1])
     return d[0::2], d[1::2]
-
-
-def hysteresis(on: np.ndarray, off: np.ndarray, initial: np.ndarray | None = None) -> np.ndarray:
-    """State that turns on where ``on`` and off where ``off``, holding in between.
-    ``initial`` (optional bool array) forces the state where it is set: used at region starts."""
-    ev = np.where(on, 1, np.where(off, 0, -1)).astype(np.int8)
-    if initial is not None:
-        ev = np.where(initial >= 0, initial, ev).astype(np.int8)
-    idx = np.where(ev >= 0, np.arange(len(ev)), 0)
-    np.maximum.accumulate(idx, out=idx)
-    state = ev[idx]
-    return state == 1
 
 
 def fill_short(mask: np.ndarray, value: bool, max_len: int) -> np.ndarray:
@@ -260,26 +249,6 @@ def speech_probability(ws: WindowScore, active: np.ndarray, params: AnalysisPara
     return region_mean(p.astype(np.float32), sh, rstart, rend)
 
 
-def local_floor(energy_db: np.ndarray, params: AnalysisParams) -> np.ndarray:
-    """Background level per frame: the minimum of 3-frame mean energy within +-floor_window_s/2,
-    capped at ``floor_cap_db`` (anything louder is content, not background)."""
-    n = len(energy_db)
-    sm = np.convolve(energy_db, np.ones(3, np.float32) / 3, mode="same")
-    blk = max(1, round(0.5 / params.frame_s))
-    nb = -(-n // blk)
-    padded = np.concatenate([sm, np.full(nb * blk - n, np.inf, np.float32)])
-    bmin = padded.reshape(nb, blk).min(axis=1)
-    k = max(0, round(params.floor_window_s / 2 / 0.5))
-    ext = np.concatenate([np.full(k, np.inf), bmin, np.full(k, np.inf)])
-    before = np.min(np.stack([ext[i: i + nb] for i in range(k + 1)]), axis=0)
-    after = np.min(np.stack([ext[i: i + nb] for i in range(k, 2 * k + 1)]), axis=0)
-    # the louder of the two one-sided minima: office noise between an agent's sentences keeps
-    # its own level as background up to the moment the line goes dead (the two-sided minimum
-    # took the dead line's level and made the last 1-2 s of noise activity)
-    win = np.maximum(before, after)
-    return np.minimum(np.repeat(win, blk)[:n], params.floor_cap_db).astype(np.float32)
-
-
 def activity(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(labels with the tones set and silence elsewhere, ``sounding``: frames above the activity
     threshold, ``active``: sounding with short pauses bridged and blips dropped), tones excluded."""
@@ -290,11 +259,7 @@ def activity(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> tuple[np.nd
         labels[b.start:b.end] = CODE[b.label]  # type: ignore[index]
         tone[b.start:b.end] = True
 
-    edb = ev.energy_db
-    floor = local_floor(edb, params)
-    on_thr = np.maximum(params.active_on_db, floor + params.floor_margin_on_db)
-    off_thr = np.maximum(params.active_off_db, floor + params.floor_margin_off_db)
-    sounding = hysteresis(edb > on_thr, edb < off_thr) & ~ev.dead & ~tone
+    sounding = audible_frames(ev.energy_db, ev.dead, params.audibility) & ~tone
     active = sounding.copy()
     fr = params.frame_s
     active = fill_short(active, False, round(params.min_silence_s / fr))
