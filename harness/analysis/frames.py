@@ -1,4 +1,5 @@
-"""Front end and per-frame evidence: resampling to 8 kHz, frame energy, spectra, tonality.
+"""Front end and per-frame evidence: resampling to 8 kHz (``harness.audio.resample``), frame
+energy (``harness.audio.level``), spectra, tonality.
 
 Pure functions over numpy arrays. Frames are ``params.frame_s`` long (20 ms); spectra are
 ``params.fft_size`` samples (64 ms) every ``params.fft_hop_frames`` frames, centred on
@@ -13,19 +14,11 @@ import numpy as np
 
 from harness.analysis.model import AnalysisParams
 from harness.audio.level import dead_frames, frame_energy_db
+from harness.audio.resample import resample
 
 SUPPORTED_RATES_HZ = (8000, 16000, 24000, 32000, 48000)
 N_BANDS = 8
 _EPS = 1e-10
-
-
-def lowpass_taps(factor: int, taps_per_phase: int = 16) -> np.ndarray:
-    """Windowed-sinc anti-alias filter for decimation by ``factor`` (cut-off 0.9 x new Nyquist)."""
-    n = taps_per_phase * factor + 1
-    m = np.arange(n) - (n - 1) / 2
-    cutoff = 0.9 / factor  # in units of the old Nyquist
-    h = cutoff * np.sinc(cutoff * m) * np.blackman(n)
-    return (h / h.sum()).astype(np.float64)
 
 
 def to_analysis_rate(samples: np.ndarray, sample_rate_hz: int, params: AnalysisParams) -> np.ndarray:
@@ -40,13 +33,7 @@ def to_analysis_rate(samples: np.ndarray, sample_rate_hz: int, params: AnalysisP
         return x
     if sample_rate_hz % target or sample_rate_hz not in SUPPORTED_RATES_HZ:
         raise ValueError(f"unsupported sample rate {sample_rate_hz} Hz (supported: {SUPPORTED_RATES_HZ})")
-    q = sample_rate_hz // target
-    h = lowpass_taps(q)
-    n = len(x) + len(h) - 1
-    nfft = 1 << max(1, (n - 1).bit_length())
-    y = np.fft.irfft(np.fft.rfft(x, nfft) * np.fft.rfft(h, nfft), nfft)[:n]
-    delay = (len(h) - 1) // 2
-    return y[delay: delay + len(x): q].astype(np.float32)
+    return resample(x, sample_rate_hz, target).astype(np.float32)
 
 
 @dataclass
