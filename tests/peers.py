@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from harness.g711 import ulaw_encode
+from harness.audio.g711 import ulaw_encode
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 UAS_SCENARIO = PEERS_DIR / "uas_stream_bye.xml"

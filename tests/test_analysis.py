@@ -27,7 +27,7 @@ from harness.analysis import (
     wavfile,
 )
 from harness.analysis.evaluate import boundary_errors, confusion, frame_codes, shift
-from harness.analysis.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from harness.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from harness.analysis.synth import staccato
 from harness.cli import main
 

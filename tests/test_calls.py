@@ -34,7 +34,7 @@ from conftest import MEDIA_DIR, ROOT, Lab
 from needs import require
 
 from harness.clock import parse_utc
-from harness.g711 import ulaw_decode, ulaw_encode
+from harness.audio.g711 import ulaw_decode, ulaw_encode
 
 pytestmark = [pytest.mark.sip, pytest.mark.timeout(120)]
 

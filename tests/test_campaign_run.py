@@ -242,7 +242,7 @@ def test_lab_music_then_voice_at_any_frame_alignment(music: str, seconds: int, v
     import soundfile as sf
 
     from harness.analysis import analyze_samples
-    from harness.g711 import ulaw_decode, ulaw_encode
+    from harness.audio.g711 import ulaw_decode, ulaw_encode
 
     media = ROOT / "build" / "media"
     require((media / f"{music}.wav").exists(), "lab media missing: run `make media`")

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 from needs import require
 
-from harness.g711 import ulaw_decode
+from harness.audio.g711 import ulaw_decode
 
 pytestmark = [pytest.mark.sip, pytest.mark.timeout(60)]
 

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from harness.digest import sha256_file
-from harness.recording import open_in_process, wav_duration_s, wav_header_consistent, wav_info
+from harness.audio.wav import open_in_process, wav_duration_s, wav_header_consistent, wav_info
 from harness.sip.pool import WorkerPool
 from harness.sip.seam import CallSpec, DisconnectBy
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.digest import sha256_file
-from harness.recording import wav_duration_s, wav_header_consistent
+from harness.audio.wav import wav_duration_s, wav_header_consistent
 from harness.sip.pjsua_adapter import SipEngine
 from harness.sip.seam import CallRecord, CallSpec, DisconnectBy
 

@@ -2,8 +2,9 @@
 
     from harness.analysis import analyze_samples, analyze_file, AnalysisParams, Segment, Label
 
-``analyze_samples`` is pure (samples in, segments out); ``analyze_file`` reads a WAV in
-blocks with flat memory. Every threshold is in ``AnalysisParams`` (defaults: ``DEFAULT``);
+``analyze_samples`` takes samples in memory, ``analyze_file`` reads a WAV in blocks with flat
+memory; both hand the speech model (loaded once from ``speech_model.json``) to the pure core
+(``frames``, ``tones``, ``segmenter``), which does no I/O. Every threshold is in ``AnalysisParams`` (defaults: ``DEFAULT``);
 ``analyzer_id(params)`` names the version and a hash of the parameters.
 """
 
@@ -16,8 +17,7 @@ from harness.analysis.model import (
     analyzer_id,
     summarize,
 )
-from harness.analysis.segmenter import analyze_samples
-from harness.analysis.wavfile import analyze_file
+from harness.analysis.wavfile import analyze_file, analyze_samples
 
 __all__ = [
     "DEFAULT", "AnalysisParams", "AnalysisResult", "Label", "Segment",

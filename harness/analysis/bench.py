@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from harness.analysis import analyze_samples
 from harness.analysis.evaluate import (
     LABELS,
     TONE_LABELS,
@@ -31,7 +32,7 @@ from harness.analysis.evaluate import (
 )
 from harness.analysis.frames import to_analysis_rate
 from harness.analysis.model import DEFAULT, Label, Segment, analyzer_id
-from harness.analysis.segmenter import CODE, analyze_samples
+from harness.analysis.segmenter import CODE
 from harness.analysis.synth import (
     DEV,
     HELDOUT_CODECS,

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from harness.analysis.segmenter import analyze_samples
+from harness.analysis import analyze_samples
 from harness.analysis.synth import activity
-from harness.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from harness.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 
 TRACKS = ("moh_1", "moh_3", "moh_2")
 GREETINGS = ("greeting_zh", "greeting_en", "agent_en")

@@ -1,4 +1,5 @@
-"""Front end and per-frame evidence: resampling to 8 kHz, frame energy, spectra, tonality.
+"""Front end and per-frame evidence: resampling to 8 kHz (``harness.audio.resample``), frame
+energy (``harness.audio.level``), spectra, tonality.
 
 Pure functions over numpy arrays. Frames are ``params.frame_s`` long (20 ms); spectra are
 ``params.fft_size`` samples (64 ms) every ``params.fft_hop_frames`` frames, centred on
@@ -12,19 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.analysis.model import AnalysisParams
+from harness.audio.level import dead_frames, frame_energy_db
+from harness.audio.resample import resample
 
 SUPPORTED_RATES_HZ = (8000, 16000, 24000, 32000, 48000)
 N_BANDS = 8
 _EPS = 1e-10
-
-
-def lowpass_taps(factor: int, taps_per_phase: int = 16) -> np.ndarray:
-    """Windowed-sinc anti-alias filter for decimation by ``factor`` (cut-off 0.9 x new Nyquist)."""
-    n = taps_per_phase * factor + 1
-    m = np.arange(n) - (n - 1) / 2
-    cutoff = 0.9 / factor  # in units of the old Nyquist
-    h = cutoff * np.sinc(cutoff * m) * np.blackman(n)
-    return (h / h.sum()).astype(np.float64)
 
 
 def to_analysis_rate(samples: np.ndarray, sample_rate_hz: int, params: AnalysisParams) -> np.ndarray:
@@ -39,13 +33,7 @@ def to_analysis_rate(samples: np.ndarray, sample_rate_hz: int, params: AnalysisP
         return x
     if sample_rate_hz % target or sample_rate_hz not in SUPPORTED_RATES_HZ:
         raise ValueError(f"unsupported sample rate {sample_rate_hz} Hz (supported: {SUPPORTED_RATES_HZ})")
-    q = sample_rate_hz // target
-    h = lowpass_taps(q)
-    n = len(x) + len(h) - 1
-    nfft = 1 << max(1, (n - 1).bit_length())
-    y = np.fft.irfft(np.fft.rfft(x, nfft) * np.fft.rfft(h, nfft), nfft)[:n]
-    delay = (len(h) - 1) // 2
-    return y[delay: delay + len(x): q].astype(np.float32)
+    return resample(x, sample_rate_hz, target).astype(np.float32)
 
 
 @dataclass
@@ -70,10 +58,8 @@ def frame_evidence(x: np.ndarray, params: AnalysisParams) -> FrameEvidence:
     hop = round(params.frame_s * sr)
     n = len(x) // hop
     fr = x[: n * hop].reshape(n, hop)
-    mean = fr.mean(axis=1)
-    power = np.einsum("ij,ij->i", fr, fr) / hop - mean * mean
-    energy_db = (10 * np.log10(np.maximum(power, _EPS))).astype(np.float32)
-    dead = np.abs(fr).max(axis=1) <= params.digital_silence_abs if n else np.zeros(0, bool)
+    energy_db = frame_energy_db(fr)
+    dead = dead_frames(fr, params.digital_silence_abs)
 
     nfft = params.fft_size
     step = hop * params.fft_hop_frames

@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
+from harness.audio.level import AUDIBLE, Audibility
+
 ANALYZER_NAME = "harness-phases"
 ANALYZER_VERSION = "1.6"
 
@@ -48,20 +50,22 @@ class AnalysisParams:
 
     # front end
     analysis_rate_hz: int = 8000  # every input is brought to this rate
-    frame_s: float = 0.020  # label resolution
+    frame_s: float = AUDIBLE.frame_s  # label resolution (0.020)
     fft_size: int = 512  # 64 ms at 8 kHz: resolves 440+480 Hz and +-1.5% tone classes
     fft_hop_frames: int = 2  # one spectrum every 2 frames (40 ms): the spectra are the cost
     band_low_hz: float = 300.0
     band_high_hz: float = 3400.0
     partial_range_db: float = 15.0  # spectral peaks this close to the strongest are partials
-    # silence / activity (hysteresis on frame energy, relative to the file's noise floor)
-    digital_silence_abs: float = 2.0 / 32768  # |sample| at or below this is a dead line
-    active_on_db: float = -48.0  # frame energy above this starts activity
-    active_off_db: float = -54.0  # ... and below this ends it
-    floor_window_s: float = 5.0  # background level = lowest level within this window ...
-    floor_cap_db: float = -48.0  # ... but never above this (louder is content, not background)
-    floor_margin_on_db: float = 6.0  # activity also needs this much above the background
-    floor_margin_off_db: float = 3.0
+    # silence / activity (hysteresis on frame energy, relative to the file's noise floor): the
+    # one definition of "audible", harness/audio/level.py, whose defaults these are, so that
+    # the lab and the benchmarks can measure audibility without importing the analyzer
+    digital_silence_abs: float = AUDIBLE.digital_silence_abs  # |sample| at or below this is a dead line
+    active_on_db: float = AUDIBLE.on_db  # frame energy above this starts activity (-48)
+    active_off_db: float = AUDIBLE.off_db  # ... and below this ends it (-54)
+    floor_window_s: float = AUDIBLE.floor_window_s  # background = lowest level within this window (5 s) ...
+    floor_cap_db: float = AUDIBLE.floor_cap_db  # ... but never above this (-48: louder is content)
+    floor_margin_on_db: float = AUDIBLE.floor_margin_on_db  # activity also needs this much above it (6)
+    floor_margin_off_db: float = AUDIBLE.floor_margin_off_db  # (3)
     min_silence_s: float = 0.40  # shorter pauses inside activity are bridged
     min_active_s: float = 0.10  # shorter bursts of activity are dropped
     # music vs speech: window inputs (segmenter.WindowScore) -> a small neural network whose
@@ -163,6 +167,14 @@ class AnalysisParams:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @property
+    def audibility(self) -> Audibility:
+        """The activity thresholds of these parameters, as ``harness.audio.level`` takes them."""
+        return Audibility(on_db=self.active_on_db, off_db=self.active_off_db, floor_window_s=self.floor_window_s,
+                          floor_cap_db=self.floor_cap_db, floor_margin_on_db=self.floor_margin_on_db,
+                          floor_margin_off_db=self.floor_margin_off_db,
+                          digital_silence_abs=self.digital_silence_abs, frame_s=self.frame_s)
 
 
 DEFAULT = AnalysisParams()

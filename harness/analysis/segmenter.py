@@ -1,17 +1,23 @@
 """Frame labels -> segments: activity with hysteresis, music vs speech per active region,
 tones from their cadence, minimum durations and boundary refinement at frame resolution.
 
-``frame_labels`` is the pure core; ``analyze_samples`` is the public entry point.
+Pure: no file, clock or process I/O. The speech model is passed in (``speech_model.load``
+reads its weights at the edge); ``label_samples`` is the whole analysis of samples in memory.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from harness.analysis import speech_model
 from harness.analysis.frames import N_BANDS, FrameEvidence, frame_evidence, to_analysis_rate
 from harness.analysis.model import DEFAULT, AnalysisParams, Label, Segment
 from harness.analysis.tones import find_bursts, name_bursts
+from harness.audio.level import audible_frames, hysteresis
+
+if TYPE_CHECKING:
+    from harness.analysis.speech_model import SpeechModel
 
 LABELS = list(Label)
 CODE = {lab: np.int8(i) for i, lab in enumerate(LABELS)}
@@ -22,18 +28,6 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m = np.concatenate([[False], mask.astype(bool), [False]])
     d = np.flatnonzero(m[1:] != m[:-1])
     return d[0::2], d[1::2]
-
-
-def hysteresis(on: np.ndarray, off: np.ndarray, initial: np.ndarray | None = None) -> np.ndarray:
-    """State that turns on where ``on`` and off where ``off``, holding in between.
-    ``initial`` (optional bool array) forces the state where it is set: used at region starts."""
-    ev = np.where(on, 1, np.where(off, 0, -1)).astype(np.int8)
-    if initial is not None:
-        ev = np.where(initial >= 0, initial, ev).astype(np.int8)
-    idx = np.where(ev >= 0, np.arange(len(ev)), 0)
-    np.maximum.accumulate(idx, out=idx)
-    state = ev[idx]
-    return state == 1
 
 
 def fill_short(mask: np.ndarray, value: bool, max_len: int) -> np.ndarray:
@@ -124,10 +118,10 @@ class WindowScore:
     flux, |frame-to-frame dB change|, partials, rhythm, the spectral shape over ``N_BANDS``
     bands, its square and its change, low-energy frames): O(1) per window, whatever its
     length or clipping; the model (``speech_model.SpeechModel``) maps the window's inputs to
-    the logit."""
+    the logit. Built without a model, it gives the inputs only (``features``)."""
 
     def __init__(self, ev: FrameEvidence, params: AnalysisParams, sounding: np.ndarray | None = None,
-                 active: np.ndarray | None = None) -> None:
+                 active: np.ndarray | None = None, model: SpeechModel | None = None) -> None:
         n = ev.n
         hop = params.fft_hop_frames
         drop = dropouts(ev.energy_db, sounding, params)
@@ -158,7 +152,7 @@ class WindowScore:
         self.cs = np.zeros((len(cols), n + 1))
         for j, c in enumerate(cols):
             np.cumsum(c * keep, out=self.cs[j, 1:])
-        self.model_sha256 = params.speech_model_sha256
+        self.model = model
         self.caps = (params.score_std_cap_db, params.score_flux_cap_db, params.score_step_cap_db)
 
     def features(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -182,7 +176,9 @@ class WindowScore:
 
     def logit(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Logit (speech > 0) of each window [lo, hi); hi > lo."""
-        return speech_model.load(self.model_sha256).logit(self.features(lo, hi))
+        if self.model is None:
+            raise ValueError("WindowScore was built without a speech model; it can give features only")
+        return self.model.logit(self.features(lo, hi))
 
 
 def dropouts(energy_db: np.ndarray, sounding: np.ndarray | None, params: AnalysisParams) -> np.ndarray:
@@ -253,26 +249,6 @@ def speech_probability(ws: WindowScore, active: np.ndarray, params: AnalysisPara
     return region_mean(p.astype(np.float32), sh, rstart, rend)
 
 
-def local_floor(energy_db: np.ndarray, params: AnalysisParams) -> np.ndarray:
-    """Background level per frame: the minimum of 3-frame mean energy within +-floor_window_s/2,
-    capped at ``floor_cap_db`` (anything louder is content, not background)."""
-    n = len(energy_db)
-    sm = np.convolve(energy_db, np.ones(3, np.float32) / 3, mode="same")
-    blk = max(1, round(0.5 / params.frame_s))
-    nb = -(-n // blk)
-    padded = np.concatenate([sm, np.full(nb * blk - n, np.inf, np.float32)])
-    bmin = padded.reshape(nb, blk).min(axis=1)
-    k = max(0, round(params.floor_window_s / 2 / 0.5))
-    ext = np.concatenate([np.full(k, np.inf), bmin, np.full(k, np.inf)])
-    before = np.min(np.stack([ext[i: i + nb] for i in range(k + 1)]), axis=0)
-    after = np.min(np.stack([ext[i: i + nb] for i in range(k, 2 * k + 1)]), axis=0)
-    # the louder of the two one-sided minima: office noise between an agent's sentences keeps
-    # its own level as background up to the moment the line goes dead (the two-sided minimum
-    # took the dead line's level and made the last 1-2 s of noise activity)
-    win = np.maximum(before, after)
-    return np.minimum(np.repeat(win, blk)[:n], params.floor_cap_db).astype(np.float32)
-
-
 def activity(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(labels with the tones set and silence elsewhere, ``sounding``: frames above the activity
     threshold, ``active``: sounding with short pauses bridged and blips dropped), tones excluded."""
@@ -283,11 +259,7 @@ def activity(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> tuple[np.nd
         labels[b.start:b.end] = CODE[b.label]  # type: ignore[index]
         tone[b.start:b.end] = True
 
-    edb = ev.energy_db
-    floor = local_floor(edb, params)
-    on_thr = np.maximum(params.active_on_db, floor + params.floor_margin_on_db)
-    off_thr = np.maximum(params.active_off_db, floor + params.floor_margin_off_db)
-    sounding = hysteresis(edb > on_thr, edb < off_thr) & ~ev.dead & ~tone
+    sounding = audible_frames(ev.energy_db, ev.dead, params.audibility) & ~tone
     active = sounding.copy()
     fr = params.frame_s
     active = fill_short(active, False, round(params.min_silence_s / fr))
@@ -300,14 +272,15 @@ def activity(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> tuple[np.nd
     return labels, sounding, active
 
 
-def frame_labels(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> np.ndarray:
-    """Label codes (index into ``Label``) for each 20 ms frame of the evidence."""
+def frame_labels(ev: FrameEvidence, model: SpeechModel, params: AnalysisParams = DEFAULT) -> np.ndarray:
+    """Label codes (index into ``Label``) for each 20 ms frame of the evidence; ``model`` is the
+    speech model ``params.speech_model_sha256`` names."""
     n = ev.n
     if n == 0:
         return np.full(n, CODE[Label.SILENCE], np.int8)
     labels, sounding, active = activity(ev, params)
     fr = params.frame_s
-    ws = WindowScore(ev, params, sounding, active)
+    ws = WindowScore(ev, params, sounding, active, model)
     p = speech_probability(ws, active, params)
     s, e = runs(active)
     init = np.full(n, -1, np.int8)
@@ -519,12 +492,14 @@ def labels_to_segments(labels: np.ndarray, frame_s: float, duration_s: float,
     return segs
 
 
-def analyze_samples(samples: np.ndarray, sample_rate_hz: int, params: AnalysisParams = DEFAULT) -> list[Segment]:
+def label_samples(samples: np.ndarray, sample_rate_hz: int, model: SpeechModel,
+                  params: AnalysisParams = DEFAULT) -> list[Segment]:
     """Label mono ``samples`` (int16, or float in [-1, 1]) at ``sample_rate_hz`` as segments that
     cover the whole signal in order, without gaps or overlaps (seconds from the first sample).
 
-    Pure: no I/O. Raises ValueError for a rate that is not a multiple of the analysis rate.
+    Pure: ``model`` is the speech model ``params`` names, already loaded. Raises ValueError for
+    a rate that is not a multiple of the analysis rate.
     """
     x = to_analysis_rate(samples, sample_rate_hz, params)
-    labels = frame_labels(frame_evidence(x, params), params)
+    labels = frame_labels(frame_evidence(x, params), model, params)
     return labels_to_segments(labels, params.frame_s, len(samples) / sample_rate_hz)

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from harness.analysis.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from harness.analysis.model import Label
+from harness.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from harness.packaged_audio import (
     ENGLISH,
     FRENCH_ARMELLE,

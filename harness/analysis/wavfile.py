@@ -1,4 +1,5 @@
-"""Reading recordings in blocks and analysing them with flat memory.
+"""The analyzer's edge: reading recordings in blocks and analysing them with flat memory,
+and the speech model's weights loaded (``speech_model.load``) and handed to the pure core.
 
 The file is read in blocks of ``BLOCK_S`` seconds with ``MARGIN_S`` of context on each
 side; each block is analysed by the pure core and only its middle is kept, so memory
@@ -19,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from harness.analysis import speech_model
 from harness.analysis.frames import SUPPORTED_RATES_HZ, frame_evidence, to_analysis_rate
 from harness.analysis.model import DEFAULT, AnalysisParams, AnalysisResult, Segment, analyzer_id, summarize
-from harness.analysis.segmenter import frame_labels, labels_to_segments
+from harness.analysis.segmenter import frame_labels, label_samples, labels_to_segments
 from harness.errors import BadInput
 
 # 300 s blocks at the analysis rate: each block pays 2 x MARGIN_S of context, so 120 s blocks
@@ -118,6 +120,7 @@ def analyze_file(path: Path, params: AnalysisParams = DEFAULT) -> AnalysisResult
     """Analyse a recording block by block. Raises BadInput for unusable input."""
     path = Path(path)
     declared = declared_frames(path)
+    model = speech_model.load(params.speech_model_sha256)
     with open_recording(path) as f:
         sr, total = f.samplerate, f.frames
         truncated = declared is not None and declared > total
@@ -135,7 +138,7 @@ def analyze_file(path: Path, params: AnalysisParams = DEFAULT) -> AnalysisResult
                 if len(x) == 0:
                     break
                 ev = frame_evidence(to_analysis_rate(x, sr, params), params)
-                labels = frame_labels(ev, params)
+                labels = frame_labels(ev, model, params)
                 skip = (pos - a) // frame_in
                 keep = min(block, total - pos) // frame_in
                 last_block = pos + block >= total
@@ -150,6 +153,17 @@ def analyze_file(path: Path, params: AnalysisParams = DEFAULT) -> AnalysisResult
         params=params.to_dict(), segments=segments, summary=summarize(segments),
         truncated=truncated, declared_duration_s=declared / sr if truncated and declared is not None else None,
     )
+
+
+def analyze_samples(samples: np.ndarray, sample_rate_hz: int, params: AnalysisParams = DEFAULT) -> list[Segment]:
+    """Label mono ``samples`` (int16, or float in [-1, 1]) at ``sample_rate_hz`` as segments that
+    cover the whole signal in order, without gaps or overlaps (seconds from the first sample).
+
+    No file is read but the speech model's weights (once per process): the labelling itself is
+    ``segmenter.label_samples``. Raises ValueError for a rate that is not a multiple of the
+    analysis rate.
+    """
+    return label_samples(samples, sample_rate_hz, speech_model.load(params.speech_model_sha256), params)
 
 
 def _append(out: list[Segment], new: list[Segment]) -> None:

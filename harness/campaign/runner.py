@@ -44,7 +44,7 @@ from harness.campaign.config import Campaign
 from harness.clock import now_utc, utc_iso
 from harness.errors import BadInput, HarnessError, InfraError
 from harness.evidence import EvidenceWriter, read_evidence, sha256_file, write_manifest
-from harness.recording import wav_duration_s
+from harness.audio.wav import wav_duration_s
 from harness.sip.pool import recovered_record
 from harness.sip.seam import CallRecord, CallSpec
 

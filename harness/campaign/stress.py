@@ -178,7 +178,7 @@ class CampaignCheck:
 def check_campaign(evidence: Path, messages: list[str]) -> CampaignCheck:
     """Read one campaign's evidence back and check it (problems are appended to ``messages``)."""
     from harness.evidence import read_evidence, sha256_file, verify_evidence
-    from harness.recording import wav_duration_s
+    from harness.audio.wav import wav_duration_s
     from harness.sip.seam import CallRecord
 
     result = verify_evidence(evidence)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from harness import g711
+from harness.audio import g711
 from harness.clock import Clock
 
 log = logging.getLogger("harness.lab")

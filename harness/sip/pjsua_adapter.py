@@ -48,7 +48,7 @@ import pjsua2 as pj
 
 from harness.clock import utc_iso
 from harness.errors import BadInput, DialError, InfraError
-from harness.recording import open_in_process, wav_duration_s, wav_header_consistent
+from harness.audio.wav import open_in_process, wav_duration_s, wav_header_consistent
 from harness.sip.seam import Account, CallEvent, CallRecord, CallSpec, DisconnectBy
 from harness.sip.uri import env_name_problem, unset_env_message
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput, HarnessError, InfraError
-from harness.recording import repair_wav_header, wav_duration_s
+from harness.audio.wav import repair_wav_header, wav_duration_s
 from harness.sip.seam import Account, CallRecord, CallSpec
 
 CALLS_PER_WORKER = 4

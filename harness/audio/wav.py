@@ -1,4 +1,4 @@
-"""Recording store helpers: WAV integrity checks and header repair.
+"""WAV header inspection and repair: sizes, duration from the bytes on disk, consistency.
 
 pjsua2 writes a WAV header only when the recorder is destroyed; a worker killed
 mid-call leaves a file whose header claims 0 samples although the samples are
