@@ -37,8 +37,3 @@ class Clock:
 
 
 SYSTEM_CLOCK = Clock()
-
-
-def now_utc() -> str:
-    """The current time as ``utc_iso`` text, from the system clock."""
-    return SYSTEM_CLOCK.now_utc()

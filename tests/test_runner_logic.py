@@ -6,21 +6,24 @@ import errno
 import json
 import os
 from collections import Counter
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from harness.campaign.classify import Outcome
 from harness.campaign.config import Campaign
-from harness.campaign.runner import (
+from harness.campaign.plan import (
+    FAILURES_BEFORE_STOP,
+    AbortPolicy,
     Attempt,
-    Journal,
     Limiter,
     initial_attempts,
     next_attempt,
-    resume_hint,
-    run_campaign,
+    plan_resume,
 )
+from harness.campaign.runner import Journal, resume_hint, run_campaign
+from harness.clock import Clock, utc_iso
 from harness.errors import BadInput, InfraError
 from harness.evidence import read_evidence, sha256_file, verify_evidence
 from harness.sip.seam import CallEvent, CallRecord, CallSpec, DisconnectBy
@@ -431,3 +434,128 @@ def test_every_file_of_a_call_is_hashed_and_the_manifest_says_running_until_the_
     sip_log = tmp_path / "rec" / "fake" / f"{rows[0]['call_uid']}.sip.log"
     sip_log.write_text(sip_log.read_text() + "forged\n")
     assert "does not match sip_log_sha256" in verify_evidence(result.evidence).message
+
+
+# -- the plan, pure: resume and abort policy ---------------------------------------------------------------
+
+def _row(uid: str, round_no: int, hotline: str, attempt: int, outcome: str, note: str = "") -> dict[str, str]:
+    return {"call_uid": uid, "round": str(round_no), "hotline_id": hotline, "chain_id": f"r{round_no}-{hotline}-1",
+            "attempt": str(attempt), "outcome": outcome, "note": note}
+
+
+def test_plan_resume_says_what_is_done_cut_off_and_next() -> None:
+    c = campaign()
+    rows = [_row("u1", 1, "drop", 1, "dropped_silent"), _row("u2", 1, "busy", 1, "busy"),
+            _row("u3", 1, "drop", 2, "error", note="cut off (interrupted)")]
+    journal = [{"call_uid": u, "round": 1, "hotline_id": h, "target": "sip:1@h", "chain_id": f"r1-{h}-1",
+                "attempt": a} for u, h, a in [("u1", "drop", 1), ("u2", "busy", 1), ("u3", "drop", 2),
+                                              ("u4", "ok", 1), ("u4", "ok", 1)]]
+    plan = plan_resume(rows, journal)
+    assert plan.outcomes == Counter({"dropped_silent": 1, "busy": 1, "error": 1})
+    assert [(x.call_uid, x.attempt.hotline_id, x.attempt.attempt) for x in plan.cut_off] == [("u4", "ok", 1)]
+    pending = plan.pending(c, None, 50.0)
+    # drop: attempt 2 was cut off, so it is placed again; busy ended its chain; ok never got a row
+    assert [(a.hotline_id, a.attempt, a.not_before_s) for a in pending] == [("drop", 2, 50.0), ("ok", 1, 0.0)]
+    assert [a.round for a in plan.pending(c, [2], 0.0)] == [2, 2, 2]
+    fresh = plan_resume([], [])
+    assert not fresh.cut_off and fresh.pending(c, None, 0.0) == initial_attempts(c, 1)
+
+
+def test_abort_policy_first_calls_failing_and_all_failing() -> None:
+    policy = AbortPolicy(concurrency=2)
+    assert not policy.all_failed  # nothing ended yet
+    stops = [policy.ended(Outcome.ERROR, f"no response {i}") for i in range(FAILURES_BEFORE_STOP)]
+    assert stops == [False] * (FAILURES_BEFORE_STOP - 1) + [True] and policy.all_failed
+    wide = AbortPolicy(concurrency=FAILURES_BEFORE_STOP + 2)  # a burst as wide as the pool may all fail first
+    assert not any(wide.ended(Outcome.ERROR, "x") for _ in range(FAILURES_BEFORE_STOP + 1))
+    assert wide.ended(Outcome.ERROR, "x")
+    through = AbortPolicy(concurrency=1)
+    through.ended(Outcome.ERROR, "x")
+    through.ended(Outcome.BUSY, "486")  # one call got through: failures no longer count
+    assert not any(through.ended(Outcome.ERROR, "x") for _ in range(10)) and not through.all_failed
+
+
+# -- time: the runner reads only the clock it is given ----------------------------------------------------
+
+class FakeClock(Clock):
+    """Monotonic time that moves only when ``advance`` is called; wall time moves with it.
+
+    Time is kept as an exact fraction, so that 0.1 s steps add up to whole seconds exactly. A run
+    still going after ``limit_s`` fake seconds fails (it waits on some other clock) instead of hanging.
+    """
+
+    def __init__(self, mono_s: float = 1000.0, wall_s: float = 1_800_000_000.0, limit_s: float = 600.0) -> None:
+        self.mono0_s, self.wall0_s, self.limit_s = mono_s, wall_s, limit_s
+        self.elapsed = Fraction(0)
+
+    def monotonic_s(self) -> float:
+        return float(Fraction(self.mono0_s) + self.elapsed)
+
+    def wall_s(self) -> float:
+        return self.wall0_s + float(self.elapsed)
+
+    def advance(self, seconds: float) -> None:
+        self.elapsed += Fraction(str(seconds))
+        assert self.elapsed <= self.limit_s, f"the run did not end within {self.limit_s} s of the fake clock"
+
+
+class TimedDialer(FakeDialer):
+    """Every call is answered and hung up by the far end (dropped_silent) after its hotline's duration
+    on the fake clock; ``collect`` waits ``timeout_s`` on that clock, as the pool waits on its queue."""
+
+    def __init__(self, clock: FakeClock, durations_s: dict[str, float]) -> None:
+        super().__init__(concurrency=len(durations_s))
+        self.clock, self.durations_s = clock, durations_s
+        self.started_s: dict[str, float] = {}  # "<chain_id>-a<attempt>" -> monotonic start
+
+    def submit(self, spec: CallSpec) -> None:
+        super().submit(spec)
+        self.started_s[spec.call_uid.rsplit("-", 1)[0]] = self.clock.monotonic_s()
+
+    def collect(self, timeout_s: float = 0.1) -> list[CallRecord]:
+        self.clock.advance(timeout_s)
+        now_s = self.clock.monotonic_s()
+        ended = [s for s in self.waiting
+                 if self.started_s[s.call_uid.rsplit("-", 1)[0]] + self._duration_s(s) <= now_s]
+        self.waiting = [s for s in self.waiting if s not in ended]
+        return [CallRecord(call_uid=s.call_uid, target=s.target, sip_call_id=s.call_uid + "@x",
+                           invite_at=utc_iso(self.clock.wall0_s), events=[CallEvent(t_s=0.0, type="invite_sent")],
+                           answered_s=0.5, ended_s=self._duration_s(s), final_status=200, final_reason="OK",
+                           disconnect_by=DisconnectBy.REMOTE) for s in ended]
+
+    def _duration_s(self, spec: CallSpec) -> float:
+        return self.durations_s[spec.target.split(":")[1].split("@")[0]]
+
+
+def test_calls_start_when_redial_delay_interval_and_round_interval_allow(tmp_path: Path) -> None:
+    """A fake clock that moves only while the dialer waits: each call starts at the first 0.1 s step
+    the limits allow, and the journal's and the manifest's times are the fake wall clock's."""
+    c = campaign(hotlines=[{"id": "quick", "name": "Quick", "target": "1"},
+                           {"id": "slow", "name": "Slow", "target": "5"}],
+                 concurrency=2, rounds=2, round_interval_s=20,
+                 limits={"per_hotline_concurrency": 1, "min_interval_s": 6, "calls_per_minute": 600},
+                 redial={"on": ["dropped_silent"], "max_attempts": 2, "delay_s": 3})
+    camp_file = tmp_path / "c.yaml"
+    camp_file.write_text("campaign: fake\n")
+    clock = FakeClock()
+    dialer = TimedDialer(clock, {"1": 2.0, "5": 5.0})
+    lines: list[str] = []
+    result = run_campaign(c, camp_file, lambda: dialer, clock=clock, **_kw(tmp_path, lines))
+    assert dialer.started_s == {
+        "r1-quick-1-a1": 1000.0, "r1-slow-1-a1": 1000.0,
+        "r1-quick-1-a2": 1006.0,  # ended 1002, redial delay until 1005, 6 s between starts: 1006
+        "r1-slow-1-a2": 1008.0,  # ended 1005, redial delay 3 s: 1008 (the interval allowed 1006)
+        "r2-quick-1-a1": 1033.0, "r2-slow-1-a1": 1033.0,  # round 1 ended 1013, 20 s between rounds
+        "r2-quick-1-a2": 1039.0,  # ended 1035, delay until 1038, interval until 1039
+        "r2-slow-1-a2": 1041.0,  # ended 1038, delay until 1041
+    }
+    assert result.rows == 8 and result.outcomes == Counter({"dropped_silent": 8})
+    assert lines[-1].endswith("elapsed 0:46, ~0:00 left")  # the last call ended at 1046
+    wall = clock.wall0_s
+    journal = [json.loads(x) for x in result.evidence.with_name("attempts.jsonl").read_text().splitlines()]
+    assert journal[0]["started_at"] == utc_iso(wall)
+    assert {x["call_uid"].rsplit("-", 1)[0]: x["at"] for x in journal[1:]} == {
+        k: utc_iso(wall + t - 1000.0) for k, t in dialer.started_s.items()}
+    manifest = json.loads(result.manifest.read_text())
+    assert (manifest["started_at"], manifest["ended_at"]) == (utc_iso(wall), utc_iso(wall + 46.0))
+    assert verify_evidence(result.evidence, check_recordings=False).ok

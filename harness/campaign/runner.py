@@ -1,9 +1,11 @@
 """``harness run CAMPAIGN.yaml``: place a survey's calls, judge each, write the evidence.
 
-The plan is pure (``initial_attempts``, ``next_attempt``); the loop (``run_campaign``)
-is the I/O edge: it asks a ``Dialer``-like scheduler (the worker pool) to place calls
-within the campaign's politeness limits, analyses each recording, classifies the
-call and appends one evidence row as soon as the call has ended (flushed, fsynced).
+The plan is pure (``harness.campaign.plan``: attempts, redials, limits, resume, abort
+policy); this module is the loop and its I/O edge. ``run_campaign`` asks a ``Scheduler``
+(the worker pool, or a test's scripted dialer) to place calls within the campaign's
+politeness limits, reading time only from the ``Clock`` it is given, analyses each
+recording, classifies the call and appends one evidence row as soon as the call has
+ended (flushed, fsynced).
 
 Files, for campaign ``NAME``:
 
@@ -29,27 +31,35 @@ import os
 import secrets
 import shlex
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.analysis import DEFAULT as ANALYSIS_DEFAULT
 from harness.analysis import analyze_file, analyzer_id
-from harness.campaign.classify import Classification, Outcome, classify
-from harness.campaign.config import Campaign
-from harness.clock import now_utc, utc_iso
-from harness.errors import BadInput, HarnessError, InfraError
-from harness.evidence import EvidenceWriter, read_evidence, sha256_file, write_manifest
 from harness.audio.wav import wav_duration_s
+from harness.campaign.classify import Classification, classify
+from harness.campaign.config import Campaign
+from harness.campaign.plan import (
+    AbortPolicy,
+    Attempt,
+    CutOff,
+    Limiter,
+    next_attempt,
+    plan_resume,
+    resume_host,
+)
+from harness.clock import SYSTEM_CLOCK, Clock
+from harness.digest import sha256_file
+from harness.errors import BadInput, HarnessError, InfraError
+from harness.evidence import EvidenceWriter, write_manifest
 from harness.sip.pool import recovered_record
 from harness.sip.seam import CallRecord, CallSpec
 
 CUT_OFF = "cut off mid-call: the run stopped before this call ended"
-FAILURES_BEFORE_STOP = 5  # calls failing in a row, none through yet: stop rather than hammer on
 
 
 class _Abort(Exception):
@@ -87,42 +97,6 @@ def _writing(path: Path) -> Iterator[None]:
         raise _WriteFailed(Path(exc.filename) if exc.filename else path, exc) from exc
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """One call of a redial chain: attempt 1 is the first call, 2.. the redials."""
-
-    round: int
-    hotline_id: str
-    target: str
-    chain_id: str
-    attempt: int
-    not_before_s: float = 0.0  # monotonic time before which it must not start (redial delay)
-
-    @property
-    def key(self) -> tuple[int, str, str, int]:
-        return (self.round, self.hotline_id, self.chain_id, self.attempt)
-
-
-def chain_id(round_no: int, hotline_id: str, n: int) -> str:
-    """Stable id of a redial chain: round, hotline and the chain's number in the round."""
-    return f"r{round_no}-{hotline_id}-{n}"
-
-
-def initial_attempts(campaign: Campaign, round_no: int) -> list[Attempt]:
-    """The first calls of every chain of one round, hotlines interleaved."""
-    return [Attempt(round_no, h.id, h.target, chain_id(round_no, h.id, n), 1)
-            for n in range(1, campaign.chains_per_round + 1) for h in campaign.hotlines]
-
-
-def next_attempt(campaign: Campaign, done: Attempt, outcome: Outcome, ended_mono_s: float) -> Attempt | None:
-    """The redial that follows ``done`` under the campaign's policy, or None when the chain ends."""
-    policy = campaign.redial
-    if outcome not in policy.on or done.attempt >= policy.max_attempts:
-        return None
-    return Attempt(done.round, done.hotline_id, done.target, done.chain_id, done.attempt + 1,
-                   ended_mono_s + policy.delay_s)
-
-
 class Scheduler(Protocol):
     """What the loop needs from the dialer (``harness.sip.pool.WorkerPool`` fits)."""
 
@@ -133,39 +107,7 @@ class Scheduler(Protocol):
 
     def collect(self, timeout_s: float = 0.1) -> list[CallRecord]: ...  # pragma: no cover
 
-
-@dataclass
-class Limiter:
-    """Politeness limits: per-hotline concurrency and interval, global calls per minute (pure)."""
-
-    per_hotline: int
-    min_interval_s: float
-    calls_per_minute: float
-    active: Counter[str] = field(default_factory=Counter)
-    last_start: dict[str, float] = field(default_factory=dict)
-    starts: list[float] = field(default_factory=list)
-
-    def wait_s(self, hotline_id: str, now: float) -> float:
-        """Seconds until a call to ``hotline_id`` may start (0: now; inf: when a call ends)."""
-        if self.active[hotline_id] >= self.per_hotline:
-            return float("inf")
-        wait = 0.0
-        last = self.last_start.get(hotline_id)
-        if last is not None:
-            wait = max(wait, last + self.min_interval_s - now)
-        window = [t for t in self.starts if t > now - 60.0]
-        self.starts = window
-        if len(window) >= self.calls_per_minute:
-            wait = max(wait, window[len(window) - int(self.calls_per_minute)] + 60.0 - now)
-        return max(0.0, wait)
-
-    def started(self, hotline_id: str, now: float) -> None:
-        self.active[hotline_id] += 1
-        self.last_start[hotline_id] = now
-        self.starts.append(now)
-
-    def ended(self, hotline_id: str) -> None:
-        self.active[hotline_id] -= 1
+    def close(self) -> None: ...  # pragma: no cover - hang up what is in progress (Ctrl-C, abort)
 
 
 def call_spec(campaign: Campaign, attempt: Attempt, call_uid: str, rec_dir: Path) -> CallSpec:
@@ -305,38 +247,17 @@ def run_header(campaign: Campaign, campaign_file: Path, campaign_sha256: str, ho
             "harness": __version__}
 
 
-def resume_host(recorded: str | None, given: str | None, change_host: bool,
-                default_host: str | None) -> tuple[str | None, str | None]:
-    """The host a resumed run dials, and the host it changes from (None: no change).
-
-    Without ``--host`` the run goes on dialling what it dialled (``recorded``; None: the
-    campaign's own targets). A different ``--host`` would leave rows for two hosts in one
-    evidence file: refused (BadInput) unless ``change_host``.
-    """
-    if given is None:
-        return recorded, None
-    before = recorded or default_host
-    if given == before:
-        return given, None
-    if not change_host:
-        was = f"--host {recorded}" if recorded else f"the campaign's default_host {default_host}"
-        raise BadInput(f"--host {given} differs from the host this run dialled ({was}): resume without "
-                       f"--host to go on with it, or add --change-host to dial {given} from now on "
-                       "(the journal and the manifest record the change)")
-    return given, before
-
-
 class Journal:
     """``attempts.jsonl``: a header line, then one fsynced line per call handed to the dialer.
 
     Each line goes out in one ``os.write`` and is fsynced; a write that fails (disk full) is
     cut back off the file, so the journal never holds half a line of its own making. A line
     cut by a kill is ended with a newline when the journal is opened again, so that the next
-    line is not glued to it.
+    line is not glued to it. Attempt lines are timed by ``clock``.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.path, self.clock = path, clock
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             size = os.fstat(self._fd).st_size
@@ -371,7 +292,7 @@ class Journal:
         """Record that ``attempt`` is being handed to the dialer as ``call_uid`` (before it is)."""
         self.record({"type": JOURNAL_ATTEMPT, "call_uid": call_uid, "round": attempt.round,
                      "hotline_id": attempt.hotline_id, "target": attempt.target, "chain_id": attempt.chain_id,
-                     "attempt": attempt.attempt, "at": utc_iso(time.time())})
+                     "attempt": attempt.attempt, "at": self.clock.now_utc()})
 
     def close(self) -> None:
         """Close the file (every line is already on disk)."""
@@ -430,48 +351,67 @@ def _default_progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Callable[[], Any], *,
-                 reports_root: Path = Path("reports"), recordings_root: Path = Path("recordings"),
-                 resume: bool = False, progress: ProgressFn = _default_progress,
-                 rounds: Iterable[int] | None = None, host: str | None = None,
-                 change_host: bool = False) -> RunResult:
-    """Run (or resume) a campaign to the end; return what was written.
+@dataclass(frozen=True)
+class RunFiles:
+    """Where the run of one campaign writes (see the module docstring)."""
 
-    ``scheduler_factory`` builds the dialer (a context manager with ``free_slots``,
-    ``submit`` and ``collect``). ``host`` (``--host``) re-aims the bare-number hotlines.
-    Without ``resume``, existing evidence or journal for the campaign is refused
-    (BadInput) rather than mixed with a new run. With it, the journal's header must name
-    the same campaign file bytes, and the run dials the host it dialled (a different
-    ``host`` is refused unless ``change_host``). Raises InfraError when every call placed
-    failed, or when a file of the run cannot be written (disk full): the rows written
-    are kept, the manifest is written as interrupted if it fits.
+    reports_root: Path
+    recordings_root: Path
+    out_dir: Path
+    rec_dir: Path
+    evidence: Path
+    journal: Path
+    manifest: Path
+
+    @classmethod
+    def of(cls, campaign_name: str, reports_root: Path, recordings_root: Path) -> RunFiles:
+        """The files of campaign ``campaign_name`` under the reports and recordings folders."""
+        out_dir = reports_root / campaign_name
+        return cls(reports_root, recordings_root, out_dir, recordings_root / campaign_name,
+                   out_dir / "evidence.csv", out_dir / "attempts.jsonl", out_dir / "manifest.json")
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """How a run begins, once the checks before it have passed."""
+
+    campaign: Campaign  # re-aimed at ``host`` when there is one
+    host: str | None  # the --host dialled (None: the campaign's own targets)
+    changed_from: str | None  # a resume with --change-host: the host dialled until now
+    continuing: bool  # a resume of a run whose journal has its header
+    started_at: str  # when the run first started (UTC text)
+    campaign_sha256: str
+    journal: JournalContents
+    hint: str  # the command that continues this run
+
+
+def check_start(campaign: Campaign, campaign_file: Path, files: RunFiles, *, resume: bool, host: str | None,
+                change_host: bool, progress: ProgressFn, clock: Clock) -> RunStart:
+    """Check that the run may start (or resume) and decide how: BadInput when it may not.
+
+    A new run never mixes into earlier evidence or journal. A resume reads the journal's
+    header: the campaign file must hash as it did, and the host follows ``resume_host``.
     """
-    out_dir = reports_root / campaign.campaign
-    rec_dir = recordings_root / campaign.campaign
-    evidence = out_dir / "evidence.csv"
-    journal_path = out_dir / "attempts.jsonl"
-    manifest = out_dir / "manifest.json"
     if change_host and not resume:
         raise BadInput("--change-host applies to --resume only (a new run dials whatever --host says)")
-    earlier = [p for p in (evidence, journal_path) if p.exists() and p.stat().st_size > 0]
+    earlier = [p for p in (files.evidence, files.journal) if p.exists() and p.stat().st_size > 0]
     if earlier and not resume:
-        raise BadInput(f"{earlier[0]} exists: use --resume to continue that run, or move {out_dir} away")
+        raise BadInput(f"{earlier[0]} exists: use --resume to continue that run, or move {files.out_dir} away")
     campaign_sha256 = sha256_file(campaign_file) if campaign_file.exists() else ""
-    started_at = now_utc()
-    contents = Journal.read(journal_path) if resume else JournalContents(None, [], [])
-    has_rows = evidence.exists() and evidence.read_bytes().count(b"\n") > 1  # a line after the header
+    started_at = clock.now_utc()
+    contents = Journal.read(files.journal) if resume else JournalContents(None, [], [])
+    has_rows = files.evidence.exists() and files.evidence.read_bytes().count(b"\n") > 1  # a line after the header
     changed_from: str | None = None
     continuing = contents.header is not None
     if resume and not continuing and (contents.attempts or has_rows):
-        raise BadInput(f"{journal_path} has no run header (an older harness wrote it, or it was removed), so "
-                       f"the campaign file and --host of that run cannot be checked: move {out_dir} away and "
-                       "start the run again")
-    if continuing:
-        assert contents.header is not None
+        raise BadInput(f"{files.journal} has no run header (an older harness wrote it, or it was removed), so "
+                       f"the campaign file and --host of that run cannot be checked: move {files.out_dir} away "
+                       "and start the run again")
+    if contents.header is not None:
         if contents.header.get("campaign_file_sha256") != campaign_sha256:
             raise BadInput(f"{campaign_file} changed since this run started (its sha256 differs from the one "
-                           f"recorded in {journal_path}): resume with the file as it was, or move {out_dir} away "
-                           "and start a new run")
+                           f"recorded in {files.journal}): resume with the file as it was, or move "
+                           f"{files.out_dir} away and start a new run")
         started_at = contents.header.get("started_at") or started_at
         host, changed_from = resume_host(contents.host, host, change_host, campaign.default_host)
         if host and changed_from is None:
@@ -481,208 +421,281 @@ def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Cal
                      "until now)")
     if host:
         campaign = campaign.with_host(host)
-    hint = resume_hint(campaign_file, host, reports_root, recordings_root)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rec_dir.mkdir(parents=True, exist_ok=True)
+    hint = resume_hint(campaign_file, host, files.reports_root, files.recordings_root)
+    return RunStart(campaign, host, changed_from, continuing, started_at, campaign_sha256, contents, hint)
 
-    writer: EvidenceWriter
-    journal: Journal | None = None
-    outcomes: Counter[str] = Counter()
-    cut_off = placed = 0
-    interrupted = False
-    abort: str | None = None  # why the run stopped itself (every call failing: our side is broken)
-    write_failed: _WriteFailed | None = None  # a file could not be written (disk full): stop, keep what is
-    failures: list[str] = []
-    any_ok = False
-    t0 = time.monotonic()
-    # the recordings folder as seen from the manifest: verify keeps every file inside it
-    manifest_extra = {"recordings": os.path.relpath(rec_dir, out_dir), "resumed": resume,
-                      "sip_host": host, "sip_host_changed_from": changed_from}
 
-    def append(row: dict[str, Any]) -> None:
-        with _writing(evidence):
-            writer.append(row)
+class _Run:
+    """One run's state, from the evidence opened to the manifest written at the end.
 
-    def judged(record: CallRecord) -> tuple[Classification, Path | None, str]:
-        with _writing(rec_dir / (record.recording or "")):
-            return judge(campaign, record, rec_dir)
+    Its steps, in the order ``run_campaign`` takes them: opening the evidence (here),
+    ``open_journal``, ``manifest_running``, ``resume``, ``place`` (the loop; on Ctrl-C, an abort
+    or a failed write, ``stop``), ``close`` and ``result``. A file that cannot be written
+    (``_WriteFailed``) stops the run, keeping every row already written.
+    """
 
-    try:
-        # outside the try below: evidence the writer refuses (a broken chain) gets no new manifest
-        with _writing(evidence):
-            writer = EvidenceWriter(evidence)
-    except _WriteFailed as exc:
-        raise InfraError(f"{exc.path}: {exc.why}: nothing was called; {exc.fix}, then run  {hint}") from exc.cause
-    try:
-        with _writing(journal_path):
-            journal = Journal(journal_path)
-            if continuing:
-                journal.record({"type": JOURNAL_RESUME, "at": now_utc(), "host": host,
-                                "host_changed_from": changed_from})
+    def __init__(self, start: RunStart, files: RunFiles, campaign_file: Path, *, resume: bool, clock: Clock,
+                 progress: ProgressFn) -> None:
+        self.start, self.files, self.campaign_file = start, files, campaign_file
+        self.campaign = start.campaign
+        self.clock, self.progress = clock, progress
+        self.journal: Journal | None = None
+        self.outcomes: Counter[str] = Counter()
+        self.cut_off = self.placed = self.planned = 0
+        self.inflight: dict[str, Attempt] = {}
+        self.interrupted = False
+        self.abort: str | None = None  # why the run stopped itself (every call failing: our side is broken)
+        self.write_failed: _WriteFailed | None = None  # a file could not be written (disk full): stop, keep what is
+        self.manifest_written = False
+        self.t0_s = clock.monotonic_s()
+        # the recordings folder as seen from the manifest: verify keeps every file inside it
+        self.manifest_extra = {"recordings": os.path.relpath(files.rec_dir, files.out_dir), "resumed": resume,
+                               "sip_host": start.host, "sip_host_changed_from": start.changed_from}
+        self.writer = self._open_evidence()
+
+    # -- the files of the run ------------------------------------------------------------------------
+
+    def _open_evidence(self) -> EvidenceWriter:
+        # InfraError when it cannot be written (nothing called yet); evidence the writer refuses
+        # (a broken chain: BadInput) is raised before the run's try, so it gets no new manifest
+        try:
+            with _writing(self.files.evidence):
+                return EvidenceWriter(self.files.evidence)
+        except _WriteFailed as exc:
+            raise InfraError(f"{exc.path}: {exc.why}: nothing was called; {exc.fix}, then run  "
+                             f"{self.start.hint}") from exc.cause
+
+    def open_journal(self) -> None:
+        """Open the journal; write its header (a new run) or a resume line."""
+        start = self.start
+        with _writing(self.files.journal):
+            self.journal = Journal(self.files.journal, self.clock)
+            if start.continuing:
+                self.journal.record({"type": JOURNAL_RESUME, "at": self.clock.now_utc(), "host": start.host,
+                                     "host_changed_from": start.changed_from})
             else:
-                journal.record(run_header(campaign, campaign_file, campaign_sha256, host, started_at))
-        # a run killed from here on leaves a manifest that says so ("running"): verify can then tell
-        # it from a finished run whose manifest was deleted
-        with _writing(manifest):
-            write_manifest(manifest, campaign_file, campaign.campaign, started_at, None, extra=manifest_extra,
-                           evidence=evidence, state="running")
-        # -- resume: what is done, what was cut off, what comes next ------------------------------
-        rows = read_evidence(evidence)
-        done_uids = {r["call_uid"] for r in rows}
-        pending: list[Attempt] = []
-        finished: dict[tuple[int, str, str], tuple[int, str]] = {}  # chain -> (last attempt, outcome)
-        for r in rows:
-            outcomes[r["outcome"]] += 1
-            if r["note"].startswith("cut off"):
-                continue  # the cut-off attempt is placed again
-            k = (int(r["round"]), r["hotline_id"], r["chain_id"])
-            if k not in finished or int(r["attempt"]) >= finished[k][0]:
-                finished[k] = (int(r["attempt"]), r["outcome"])
-        for entry in contents.attempts:
-            if entry["call_uid"] in done_uids:
-                continue
-            att = Attempt(entry["round"], entry["hotline_id"], entry["target"], entry["chain_id"],
-                          entry["attempt"])
-            record = recovered_record(entry["call_uid"], att.target, rec_dir, CUT_OFF)
-            verdict, wav, analyzer = judged(record)
-            append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer,
-                                note="cut off (recorded on resume)", rec_dir=rec_dir))
-            done_uids.add(entry["call_uid"])
-            outcomes[verdict.outcome.value] += 1
-            cut_off += 1
-            progress(f"resume: {entry['call_uid']} was cut off mid-call; recorded as such, placing it again")
+                self.journal.record(run_header(self.campaign, self.campaign_file, start.campaign_sha256,
+                                               start.host, start.started_at))
 
-        round_list = list(rounds) if rounds is not None else list(range(1, campaign.rounds + 1))
-        for round_no in round_list:
-            for att in initial_attempts(campaign, round_no):
-                k = (att.round, att.hotline_id, att.chain_id)
-                if k not in finished:
-                    pending.append(att)
-                    continue
-                last, outcome = finished[k]
-                nxt = next_attempt(campaign, Attempt(att.round, att.hotline_id, att.target, att.chain_id, last),
-                                   Outcome(outcome), time.monotonic())
-                if nxt is not None:
-                    pending.append(nxt)
+    def manifest_running(self) -> None:
+        """Write the manifest with state ``running``.
+
+        A run killed from here on leaves a manifest that says so: verify can then tell it from a
+        finished run whose manifest was deleted.
+        """
+        with _writing(self.files.manifest):
+            write_manifest(self.files.manifest, self.campaign_file, self.campaign.campaign, self.start.started_at,
+                           None, extra=self.manifest_extra, evidence=self.files.evidence, state="running")
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Append one row to the evidence."""
+        with _writing(self.files.evidence):
+            self.writer.append(row)
+
+    def judged(self, record: CallRecord) -> tuple[Classification, Path | None, str]:
+        """``judge`` the call, a failed write of its analysis naming the file."""
+        with _writing(self.files.rec_dir / (record.recording or "")):
+            return judge(self.campaign, record, self.files.rec_dir)
+
+    # -- resume: what is done, what was cut off, what comes next -------------------------------------
+
+    def resume(self, rounds: Iterable[int] | None) -> list[Attempt]:
+        """Record a row for every attempt cut off mid-call; return the attempts left to place."""
+        plan = plan_resume(self.writer.rows(), self.start.journal.attempts)
+        self.outcomes.update(plan.outcomes)
+        for cut in plan.cut_off:
+            self._record_cut_off(cut)
+        pending = plan.pending(self.campaign, rounds, self.clock.monotonic_s())
         if not pending:
-            progress(f"{campaign.campaign}: nothing left to call ({writer.count} rows in {evidence})")
+            self.progress(f"{self.campaign.campaign}: nothing left to call ({self.writer.count} rows in "
+                          f"{self.files.evidence})")
+        return pending
 
-        # -- the loop ------------------------------------------------------------------------------
+    def _record_cut_off(self, cut: CutOff) -> None:
+        record = recovered_record(cut.call_uid, cut.attempt.target, self.files.rec_dir, CUT_OFF)
+        verdict, wav, analyzer = self.judged(record)
+        self.append(evidence_row(self.campaign, cut.attempt, record, verdict, wav, self.files.out_dir, analyzer,
+                                 note="cut off (recorded on resume)", rec_dir=self.files.rec_dir))
+        self.outcomes[verdict.outcome.value] += 1
+        self.cut_off += 1
+        self.progress(f"resume: {cut.call_uid} was cut off mid-call; recorded as such, placing it again")
+
+    # -- the loop ------------------------------------------------------------------------------------
+
+    def place(self, dialer: Scheduler, pending: list[Attempt]) -> None:
+        """Place ``pending`` and the redials they lead to, until every call has ended.
+
+        Raises ``_Abort`` when the first calls all fail, ``_WriteFailed`` when a file cannot be
+        written; sets ``abort`` when every call placed failed, however few.
+        """
+        campaign = self.campaign
         limiter = Limiter(campaign.limits.per_hotline_concurrency, campaign.limits.min_interval_s,
                           campaign.limits.calls_per_minute)
-        inflight: dict[str, Attempt] = {}
-        planned = writer.count + len(pending)
-        gate_until = 0.0  # a new round starts round_interval_s after the previous one ended
-        with scheduler_factory() as dialer:
-            try:
-                while pending or inflight:
-                    now = time.monotonic()
-                    current_round = min(a.round for a in list(pending) + list(inflight.values()))
-                    for att in sorted(pending, key=lambda a: (a.round, a.not_before_s)):
-                        if dialer.free_slots <= 0:
-                            break
-                        if att.round != current_round or now < gate_until:
-                            break
-                        if now < att.not_before_s or limiter.wait_s(att.hotline_id, now) > 0:
-                            continue
-                        uid = f"{att.chain_id}-a{att.attempt}-{secrets.token_hex(3)}"
-                        with _writing(journal_path):
-                            journal.write(att, uid)
-                        dialer.submit(call_spec(campaign, att, uid, rec_dir))
-                        limiter.started(att.hotline_id, now)
-                        inflight[uid] = att
-                        pending.remove(att)
-                        placed += 1
-                    for record in dialer.collect(0.1):
-                        att = inflight.pop(record.call_uid)
-                        limiter.ended(att.hotline_id)
-                        verdict, wav, analyzer = judged(record)
-                        append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer, note=None, rec_dir=rec_dir))
-                        outcomes[verdict.outcome.value] += 1
-                        if verdict.outcome is Outcome.ERROR and not any_ok:
-                            failures.append(verdict.reason)
-                            if len(failures) >= max(FAILURES_BEFORE_STOP, campaign.concurrency):
-                                raise _Abort(failures)
-                        else:
-                            any_ok = True
-                        nxt = next_attempt(campaign, att, verdict.outcome, time.monotonic())
-                        if nxt is not None:
-                            pending.append(nxt)
-                            planned += 1
-                        if not any(a.round == att.round for a in list(pending) + list(inflight.values())):
-                            gate_until = time.monotonic() + campaign.round_interval_s
-                        progress(_progress_line(writer.count, planned, att, verdict, outcomes,
-                                                time.monotonic() - t0))
-                if failures and not any_ok:
-                    # every call placed failed, however few (the early stop needs max(5, concurrency))
-                    abort = (f"all {len(failures)} calls placed failed and none got through "
-                             f"({_one_line(failures[0])}); the evidence is kept in {evidence}; every planned call "
-                             f"was placed, so --resume has nothing left to call: fix the cause, move {out_dir} "
-                             "away and run again")
-            except (KeyboardInterrupt, _Abort, _WriteFailed) as exc:
-                interrupted = True
-                if isinstance(exc, _Abort):
-                    abort = (f"stopped: the first {len(exc.failures)} calls all failed and none got through "
-                             f"({_one_line(exc.failures[0])}); the evidence is kept; fix the cause and "
-                             f"continue with  {hint}")
-                    progress("stopping: hanging up the calls in progress (recorded as cut off)")
-                elif isinstance(exc, _WriteFailed):
-                    write_failed = exc
-                else:
-                    progress(f"interrupted: hanging up; the calls in progress are recorded as cut off "
-                             f"(continue with  {hint})")
-                dialer.close()
-                for record in dialer.collect(0):
-                    att = inflight.pop(record.call_uid, None)
-                    if att is None or write_failed is not None:
-                        continue  # after a failed write nothing more is written: the journal has these calls
-                    record.error = CUT_OFF
-                    verdict, wav, analyzer = judged(record)
-                    append(evidence_row(campaign, att, record, verdict, wav, out_dir, analyzer,
-                                        note="cut off (interrupted)", rec_dir=rec_dir))
-                    outcomes[verdict.outcome.value] += 1
-                    cut_off += 1
-    except _WriteFailed as exc:  # while opening, resuming, or recording the calls cut off
-        interrupted = True
-        write_failed = exc
-    except OSError as exc:  # any other file of the run (e.g. a WAV header repaired on resume)
-        interrupted = True
-        write_failed = _WriteFailed(Path(exc.filename) if exc.filename else out_dir, exc)
-    finally:
-        for f in (journal, writer):
+        policy = AbortPolicy(campaign.concurrency)
+        self.planned = self.writer.count + len(pending)
+        gate_until_s = 0.0  # a new round starts round_interval_s after the previous one ended
+        while pending or self.inflight:
+            now_s = self.clock.monotonic_s()
+            current_round = min(a.round for a in list(pending) + list(self.inflight.values()))
+            for att in sorted(pending, key=lambda a: (a.round, a.not_before_s)):
+                if dialer.free_slots <= 0:
+                    break
+                if att.round != current_round or now_s < gate_until_s:
+                    break
+                if now_s < att.not_before_s or limiter.wait_s(att.hotline_id, now_s) > 0:
+                    continue
+                self._submit(dialer, att)
+                limiter.started(att.hotline_id, now_s)
+                pending.remove(att)
+            for record in dialer.collect(0.1):
+                att = self.inflight.pop(record.call_uid)
+                limiter.ended(att.hotline_id)
+                verdict, wav, analyzer = self.judged(record)
+                self.append(evidence_row(campaign, att, record, verdict, wav, self.files.out_dir, analyzer,
+                                         note=None, rec_dir=self.files.rec_dir))
+                self.outcomes[verdict.outcome.value] += 1
+                if policy.ended(verdict.outcome, verdict.reason):
+                    raise _Abort(policy.failures)
+                nxt = next_attempt(campaign, att, verdict.outcome, self.clock.monotonic_s())
+                if nxt is not None:
+                    pending.append(nxt)
+                    self.planned += 1
+                if not any(a.round == att.round for a in list(pending) + list(self.inflight.values())):
+                    gate_until_s = self.clock.monotonic_s() + campaign.round_interval_s
+                self.progress(_progress_line(self.writer.count, self.planned, att, verdict, self.outcomes,
+                                             self.clock.monotonic_s() - self.t0_s))
+        if policy.all_failed:
+            # every call placed failed, however few (the early stop needs max(5, concurrency))
+            self.abort = (f"all {len(policy.failures)} calls placed failed and none got through "
+                          f"({_one_line(policy.failures[0])}); the evidence is kept in {self.files.evidence}; "
+                          "every planned call was placed, so --resume has nothing left to call: fix the cause, "
+                          f"move {self.files.out_dir} away and run again")
+
+    def _submit(self, dialer: Scheduler, att: Attempt) -> None:
+        # journalled before it is handed over: a kill between the two leaves a cut-off attempt, never a lost one
+        uid = f"{att.chain_id}-a{att.attempt}-{secrets.token_hex(3)}"
+        with _writing(self.files.journal):
+            assert self.journal is not None
+            self.journal.write(att, uid)
+        dialer.submit(call_spec(self.campaign, att, uid, self.files.rec_dir))
+        self.inflight[uid] = att
+        self.placed += 1
+
+    def stop(self, dialer: Scheduler, exc: KeyboardInterrupt | _Abort | _WriteFailed) -> None:
+        """Stop on Ctrl-C, an abort or a failed write: hang up, and record the calls in progress as cut off."""
+        self.interrupted = True
+        hint = self.start.hint
+        if isinstance(exc, _Abort):
+            self.abort = (f"stopped: the first {len(exc.failures)} calls all failed and none got through "
+                          f"({_one_line(exc.failures[0])}); the evidence is kept; fix the cause and "
+                          f"continue with  {hint}")
+            self.progress("stopping: hanging up the calls in progress (recorded as cut off)")
+        elif isinstance(exc, _WriteFailed):
+            self.write_failed = exc
+        else:
+            self.progress(f"interrupted: hanging up; the calls in progress are recorded as cut off "
+                          f"(continue with  {hint})")
+        dialer.close()
+        for record in dialer.collect(0):
+            att = self.inflight.pop(record.call_uid, None)
+            if att is None or self.write_failed is not None:
+                continue  # after a failed write nothing more is written: the journal has these calls
+            record.error = CUT_OFF
+            verdict, wav, analyzer = self.judged(record)
+            self.append(evidence_row(self.campaign, att, record, verdict, wav, self.files.out_dir, analyzer,
+                                     note="cut off (interrupted)", rec_dir=self.files.rec_dir))
+            self.outcomes[verdict.outcome.value] += 1
+            self.cut_off += 1
+
+    def failed(self, exc: _WriteFailed) -> None:
+        """A file could not be written while opening, resuming, or recording the calls cut off."""
+        self.interrupted = True
+        self.write_failed = exc
+
+    # -- the end -------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the journal and the evidence, then write the manifest (``finished`` or ``interrupted``)."""
+        for f in (self.journal, self.writer):
             try:
                 if f is not None:
                     f.close()
             except OSError as exc:  # buffered bytes that could not be written: the rows before are intact
-                if write_failed is None:
-                    write_failed = _WriteFailed(evidence if f is writer else journal_path, exc)
-                    interrupted = True
-        manifest_written = False
+                if self.write_failed is None:
+                    self.write_failed = _WriteFailed(self.files.evidence if f is self.writer else self.files.journal,
+                                                     exc)
+                    self.interrupted = True
         try:
-            write_manifest(manifest, campaign_file, campaign.campaign, started_at, now_utc(),
-                           extra={**manifest_extra, "interrupted": interrupted}, evidence=evidence,
-                           state="interrupted" if interrupted else "finished")
-            manifest_written = True
+            write_manifest(self.files.manifest, self.campaign_file, self.campaign.campaign, self.start.started_at,
+                           self.clock.now_utc(), extra={**self.manifest_extra, "interrupted": self.interrupted},
+                           evidence=self.files.evidence, state="interrupted" if self.interrupted else "finished")
+            self.manifest_written = True
         except OSError as exc:
-            if write_failed is None:  # the calls are all recorded; a resume writes the manifest
-                write_failed = _WriteFailed(manifest, exc)
+            if self.write_failed is None:  # the calls are all recorded; a resume writes the manifest
+                self.write_failed = _WriteFailed(self.files.manifest, exc)
         except HarnessError as exc:
-            if write_failed is None:
-                progress(f"warning: manifest not written: {exc}")
-    if write_failed is not None:
-        if not interrupted:
-            raise InfraError(f"{write_failed.path}: {write_failed.why}: every call is recorded in {evidence}, "
-                             f"but the manifest is not written; {write_failed.fix}, then run  {hint}  to write it"
-                             ) from write_failed.cause
-        kept = "written as interrupted" if manifest_written else "not written"
-        raise InfraError(f"{write_failed.path}: {write_failed.why}: the run stopped; the rows already in "
-                         f"{evidence} are intact, the manifest {kept}; {write_failed.fix}, then continue with  "
-                         f"{hint}"
-                         ) from write_failed.cause
-    if abort is not None:
-        raise InfraError(abort)
-    return RunResult(evidence, rec_dir, manifest, rows=len(read_evidence(evidence)), placed=placed,
-                     outcomes=outcomes, cut_off=cut_off, interrupted=interrupted, host=host, resume_hint=hint)
+            if self.write_failed is None:
+                self.progress(f"warning: manifest not written: {exc}")
+
+    def result(self) -> RunResult:
+        """What the run did; InfraError when a file could not be written or every call failed."""
+        evidence, hint, failed = self.files.evidence, self.start.hint, self.write_failed
+        if failed is not None:
+            if not self.interrupted:
+                raise InfraError(f"{failed.path}: {failed.why}: every call is recorded in {evidence}, but the "
+                                 f"manifest is not written; {failed.fix}, then run  {hint}  to write it"
+                                 ) from failed.cause
+            kept = "written as interrupted" if self.manifest_written else "not written"
+            raise InfraError(f"{failed.path}: {failed.why}: the run stopped; the rows already in {evidence} are "
+                             f"intact, the manifest {kept}; {failed.fix}, then continue with  {hint}"
+                             ) from failed.cause
+        if self.abort is not None:
+            raise InfraError(self.abort)
+        # the writer counted the rows it found (chain verified) and the rows it appended
+        return RunResult(evidence, self.files.rec_dir, self.files.manifest, rows=self.writer.count,
+                         placed=self.placed, outcomes=self.outcomes, cut_off=self.cut_off,
+                         interrupted=self.interrupted, host=self.start.host, resume_hint=hint)
+
+
+def run_campaign(campaign: Campaign, campaign_file: Path, scheduler_factory: Callable[[], Any], *,
+                 reports_root: Path = Path("reports"), recordings_root: Path = Path("recordings"),
+                 resume: bool = False, progress: ProgressFn = _default_progress,
+                 rounds: Iterable[int] | None = None, host: str | None = None,
+                 change_host: bool = False, clock: Clock = SYSTEM_CLOCK) -> RunResult:
+    """Run (or resume) a campaign to the end; return what was written.
+
+    ``scheduler_factory`` builds the dialer (a context manager with ``free_slots``,
+    ``submit`` and ``collect``: a ``Scheduler``). ``host`` (``--host``) re-aims the
+    bare-number hotlines. Without ``resume``, existing evidence or journal for the campaign
+    is refused (BadInput) rather than mixed with a new run. With it, the journal's header
+    must name the same campaign file bytes, and the run dials the host it dialled (a
+    different ``host`` is refused unless ``change_host``). Every time the run reads (call
+    schedule, journal and manifest times) comes from ``clock``. Raises InfraError when
+    every call placed failed, or when a file of the run cannot be written (disk full): the
+    rows written are kept, the manifest is written as interrupted if it fits.
+    """
+    files = RunFiles.of(campaign.campaign, reports_root, recordings_root)
+    start = check_start(campaign, campaign_file, files, resume=resume, host=host, change_host=change_host,
+                        progress=progress, clock=clock)
+    files.out_dir.mkdir(parents=True, exist_ok=True)
+    files.rec_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run(start, files, campaign_file, resume=resume, clock=clock, progress=progress)  # opens the evidence
+    try:
+        run.open_journal()
+        run.manifest_running()
+        pending = run.resume(rounds)
+        with scheduler_factory() as dialer:
+            try:
+                run.place(dialer, pending)
+            except (KeyboardInterrupt, _Abort, _WriteFailed) as exc:
+                run.stop(dialer, exc)
+    except _WriteFailed as exc:  # while opening, resuming, or recording the calls cut off
+        run.failed(exc)
+    except OSError as exc:  # any other file of the run (e.g. a WAV header repaired on resume)
+        run.failed(_WriteFailed(Path(exc.filename) if exc.filename else files.out_dir, exc))
+    finally:
+        run.close()
+    return run.result()
 
 
 def _one_line(text: str) -> str:
