@@ -20,6 +20,7 @@ PURE_MODULES = (
     "harness/analysis/tones.py",
     "harness/analysis/segmenter.py",
     "harness/campaign/classify.py",
+    "harness/campaign/plan.py",
     "harness/audio/g711.py",
     "harness/audio/level.py",
     "harness/audio/resample.py",
