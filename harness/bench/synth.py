@@ -546,6 +546,7 @@ def generate(out: Path, seeds: range = range(8), kinds: tuple[str, ...] = KINDS,
                 if x is None:
                     src = src or Sources(out / "src", sources)
                     x, lab, events = build_call(kind, seed, src)
+                assert x is not None and lab is not None  # built above for this call's first codec
                 pcm, rate = through_codec(x, codec)
                 sf.write(wav, pcm, rate, subtype="PCM_16")
                 meta = {"kind": kind, "seed": seed, "codec": codec, "sample_rate_hz": rate,
