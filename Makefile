@@ -66,7 +66,7 @@ bench:
 # weights; the printed SHA-256 goes into AnalysisParams.speech_model_sha256
 train:
 	$(MAKE) setup EXTRAPKGS="$(BENCHPKGS) $(TRAINPKGS)"
-	$(BIN)/python -m harness.analysis.train --cv 5 --write
+	$(BIN)/python -m harness.bench train --cv 5 --write
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check harness tests

@@ -1,6 +1,6 @@
 """Where Debian's packages put the real audio the project reads: the one place that knows.
 
-The lab media (``harness.lab.media``), the labelled analysis sets (``harness.analysis.synth``)
+The lab media (``harness.lab.media``), the labelled analysis sets (``harness.bench.synth``)
 and the analysis tests all read Asterisk hold music and recorded prompts from here.
 
 Debian's ``asterisk-core-sounds-<lang>-wav`` packages install each voice in a folder named

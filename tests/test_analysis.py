@@ -28,7 +28,7 @@ from harness.analysis import (
 )
 from harness.analysis.evaluate import boundary_errors, confusion, frame_codes, shift
 from harness.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from harness.analysis.synth import staccato
+from harness.bench.synth import staccato
 from harness.cli import main
 
 ONSET_TOL_S = 0.05
@@ -127,7 +127,7 @@ def test_music_speech_dead_line_real_snippets() -> None:
 
 def test_staccato_music_is_music_and_the_greeting_after_it_speech() -> None:
     """Plucked notes separated by silent gaps have more energy dynamics than speech; their
-    steady partials make them music (synthetic: harness.analysis.synth.staccato)."""
+    steady partials make them music (synthetic: harness.bench.synth.staccato)."""
     notes = staccato(np.random.default_rng(3), 10.0)
     notes = notes * 10 ** ((-22.0 - 10 * np.log10(np.mean(notes**2))) / 20)
     speech = real(prompt(), 0.0, 4.0, -20.0)
@@ -195,7 +195,7 @@ def test_no_speech_next_to_music_shorter_than_its_minimum() -> None:
 def test_dropout_in_hold_music_is_not_speech(law: str) -> None:
     """A 0.1 or 0.2 s dropout (digital silence: a late or lost packet) anywhere in the lab's
     hold music, after its fade-in, through µ-law or A-law: no speech at all (1.5 found speech
-    around 74 of the 576 dropouts of ``python -m harness.analysis.cuts --dropouts``, up to
+    around 74 of the 576 dropouts of ``python -m harness.bench cuts --dropouts``, up to
     1.8 s of it: the gap looked like a pause between words)."""
     encode, decode = (ulaw_encode, ulaw_decode) if law == "ulaw" else (alaw_encode, alaw_decode)
     bed = lab_media("moh_1")[: 15 * SR]
@@ -473,7 +473,7 @@ def test_declared_frames_reads_the_header(tmp_path: Path) -> None:
     assert declared_frames(tmp_path / "x.wav") is None
 
 
-# --- the speech model (harness/analysis/speech_model.py, train.py) ---
+# --- the speech model (harness/analysis/speech_model.py, harness/bench/train.py) ---
 
 
 def test_speech_model_file_is_the_one_the_parameters_name(tmp_path: Path) -> None:
@@ -504,7 +504,7 @@ def test_window_inputs_match_the_model() -> None:
 def test_mlp_training_learns_a_rule_a_line_cannot() -> None:
     """fit_mlp must learn XOR-like data (speech where exactly one input is high), which no
     logistic model separates; the held-out error shows the training can fail."""
-    from harness.analysis.train import fit_mlp
+    from harness.bench.train import fit_mlp
 
     rng = np.random.default_rng(3)
     x = rng.uniform(-1, 1, (4000, 3))

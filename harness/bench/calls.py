@@ -1,7 +1,6 @@
 """Call-path benchmark: N simultaneous recorded calls against the lab PBX.
 
-    python -m harness.sip.bench [--calls 12,40,100] [--keep-going]
-    python -m harness.bench calls            (the same, as part of ``make bench``)
+    python -m harness.bench calls [--calls 12,40,100] [--keep-going]
 
 For each N it starts a fresh lab PBX (``LabProcess``) with the bench hotline
 (``scenarios/lab/bench_hotlines.yaml``: answer after 0.5 s, 20 s of hold music, the
@@ -19,8 +18,8 @@ workers, submits all N calls at once and waits for every record. It reports:
   whole machine's CPU use over the same window (the machine may be shared).
 
 A size that fails stops the sweep (``--keep-going`` runs every size). The exit code is
-0 when the measurements ran (whether or not the goal was met: the table says), 3 when
-the lab or the workers could not start.
+0 when the measurements ran (whether or not the goal was met: the table says), 2 for bad
+options or missing lab media, 3 when the lab or the workers could not start.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -39,12 +37,11 @@ from pathlib import Path
 from typing import Self
 
 from harness.clock import parse_utc
-from harness.errors import HarnessError
+from harness.errors import BadInput, HarnessError
 from harness.sip.seam import CallRecord, CallSpec, DisconnectBy
 
-# The lab runner (numpy, soundfile, asyncio) and the pool are imported where they are used: the
-# pool's workers are spawned processes that re-import the __main__ module (this one, when run as
-# ``python -m harness.sip.bench``), and every module imported here would sit in every worker's memory.
+# The lab runner (numpy, soundfile, asyncio) and the pool are imported where they are used, so that
+# a module that imports this one for its figures (the tests, the bench's option table) stays light.
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HOTLINES = ROOT / "scenarios" / "lab" / "bench_hotlines.yaml"
@@ -395,7 +392,7 @@ def _fmt(v: object) -> str:
 
 def table(results: list[RunResult]) -> str:
     """The markdown table docs/BENCHMARKS.md records."""
-    rows = [
+    rows: list[tuple[str, str | tuple[str, ...]]] = [
         ("simultaneous calls (N)", "calls"), ("worker processes", "workers"),
         ("workers ready (s)", "pool_start_s"), ("calls completed", "completed"),
         ("peak overlap (calls up at once)", "peak_overlap"), ("all N up together", "simultaneous"),
@@ -441,10 +438,16 @@ def table(results: list[RunResult]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    """Run the sweep and print the table (``python -m harness.sip.bench --help``)."""
-    ap = argparse.ArgumentParser(description="N simultaneous recorded calls against the lab PBX")
-    ap.add_argument("--calls", default="12,40,100",
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers, got {text!r}") from None
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of ``python -m harness.bench calls``."""
+    ap.add_argument("--calls", type=_sizes, default=[12, 40, 100],
                     help="comma-separated sizes N, run in order (default: 12,40,100)")
     ap.add_argument("--keep-going", action="store_true", help="run every size even after one fails")
     ap.add_argument("--hotlines", type=Path, default=DEFAULT_HOTLINES, help="bench hotline file")
@@ -453,13 +456,13 @@ def main() -> None:
     ap.add_argument("--lab-nice", type=int, default=0,
                     help="nice value for the lab process (negative favours it; needs root); default 0")
     ap.add_argument("--pause-s", type=float, default=5.0, help="idle time between sizes (sockets, CPU settle)")
-    args = ap.parse_args()
-    try:
-        sizes = [int(x) for x in args.calls.split(",") if x.strip()]
-    except ValueError:
-        sys.exit(f"harness.sip.bench: --calls must be comma-separated integers, got {args.calls!r}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep and print the table; returns the exit code (see the module docstring)."""
+    sizes = args.calls
     if not (args.media_dir / "MEDIA.json").exists():
-        sys.exit(f"harness.sip.bench: {args.media_dir}: lab media missing (prepare them with `harness media`)")
+        raise BadInput(f"{args.media_dir}: lab media missing (prepare them with `harness media`)")
     print(f"call path: bench hotline {NUMBER} ({args.hotlines.name}: answer after 0.5 s, {MUSIC_S:g} s music, "
           f"greeting, lab BYE); sizes {sizes}; {os.cpu_count()} CPUs; lab nice {args.lab_nice}", flush=True)
     results: list[RunResult] = []
@@ -472,7 +475,7 @@ def main() -> None:
         except HarnessError as exc:
             print(f"  N={n}: could not run: {exc}", flush=True)
             if not results:
-                sys.exit(exc.exit_code)
+                raise
             break
         results.append(res)
         print(f"  N={n}: {res.completed}/{n} completed, overlap {res.peak_overlap}, max |gap| "
@@ -492,7 +495,4 @@ def main() -> None:
     print(f"\nlargest passing N: {best}; goal ({GOAL_CALLS} simultaneous, every recording within "
           f"{GAP_TOLERANCE_S * 1000:.0f} ms): {goal}")
     (args.out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
-
-
-if __name__ == "__main__":
-    main()
+    return 0

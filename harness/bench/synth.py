@@ -7,8 +7,9 @@ plans. Each call is mixed at 8 kHz with a per-sample label track, passed through
 (µ-law or A-law) and, for the 16 kHz variant, upsampled after the codec as pjsua2 does
 when its bridge runs at 16 kHz.
 
-``python -m harness.analysis.synth --out build/analysis-set`` writes ``<name>.wav`` plus
-``<name>.json`` (segments and boundary events) for every call.
+``python -m harness.bench synth --out build/analysis-set`` writes ``<name>.wav`` plus
+``<name>.json`` (segments and boundary events) for every call. The real audio and the
+espeak-ng lines of each set are listed in ``corpus.yaml`` beside this file.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import soundfile as sf
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from harness.analysis.model import Label
+from harness.analysis.tones import BUSY_ONLY_HZ, DTMF_HIGH_HZ, DTMF_LOW_HZ, RINGBACK_ONLY_HZ, SIT_HZ
 from harness.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from harness.errors import BadInput
 from harness.packaged_audio import (
     ENGLISH,
     FRENCH_ARMELLE,
@@ -37,52 +42,30 @@ from harness.packaged_audio import (
     SPANISH_CO,
     moh_tracks,
 )
+from harness.yamlfile import load_model
 
 SR = 8000
 LABEL_CODE = {lab: i for i, lab in enumerate(Label)}
 CODE_LABEL = list(Label)
 
-# Prompts long enough to be a greeting or an announcement.
-GREETING_PROMPTS = [
-    "queue-periodic-announce", "pls-hold-while-try", "queue-thankyou", "ss-noservice",
-    "vm-intro", "vm-leavemsg", "please-try-call-later", "all-circuits-busy-now", "vm-instructions",
-    "basic-pbx-ivr-main", "cannot-complete-as-dialed", "check-number-dial-again", "queue-holdtime",
-    "queue-youarenext", "vm-isunavail", "conf-getconfno", "vm-enter-num-to-call", "call-fwd-no-ans",
-]
-ESPEAK_LINES = [
-    ("en-us", "Hello, thank you for calling customer service. We are about to serve you."),
-    ("en-us", "All our agents are busy at the moment. Please stay on the line."),
-    ("en", "Your call is important to us. Please hold and an agent will be with you shortly."),
-    ("cmn", "您好，欢迎致电客户服务热线，我们即将为您服务。"),
-    ("cmn", "您好，现在坐席全忙，请您耐心等待。"),
-    ("cmn", "您的来电对我们很重要，请不要挂机。"),
-]
-AGENT_LINES = [
-    ("en-us", "Hello, this is Maria speaking. How can I help you today?"),
-    ("en-us", "I see. Could you give me your account number, please?"),
-    ("en", "Thank you. One moment while I look that up for you."),
-    ("en-us", "Right, I found it. The payment was received on Monday."),
-    ("cmn", "您好，我是客服小王，请问有什么可以帮您？"),
-    ("cmn", "好的，请您提供一下您的账号。"),
-    ("cmn", "谢谢，我帮您查一下，请稍等。"),
-    ("cmn", "已经查到了，您的款项周一已经到账。"),
-]
-
+# Tone frequencies come from the analyzer's tables (harness.analysis.tones), so that the set is
+# generated to the plans the analyzer names. Single-tone plans (China's 450 Hz, Europe's 425 Hz)
+# and the on/off cadences are only needed here: the analyzer finds those by band and cadence.
+US_RINGBACK_HZ, UK_RINGBACK_HZ = RINGBACK_ONLY_HZ
+(US_BUSY_HZ,) = BUSY_ONLY_HZ
 RINGBACK = {  # country: (freqs, [(on_s, off_s), ...] one cycle)
     "cn": ((450.0,), [(1.0, 4.0)]),
-    "us": ((440.0, 480.0), [(2.0, 4.0)]),
+    "us": (US_RINGBACK_HZ, [(2.0, 4.0)]),
     "eu": ((425.0,), [(1.0, 4.0)]),
-    "uk": ((400.0, 450.0), [(0.4, 0.2), (0.4, 2.0)]),
+    "uk": (UK_RINGBACK_HZ, [(0.4, 0.2), (0.4, 2.0)]),
 }
 BUSY = {
     "cn": ((450.0,), [(0.35, 0.35)]),
-    "us": ((480.0, 620.0), [(0.5, 0.5)]),
+    "us": (US_BUSY_HZ, [(0.5, 0.5)]),
     "eu": ((425.0,), [(0.5, 0.5)]),
 }
-SIT_FREQS = (913.8, 1370.6, 1776.7)
+SIT_FREQS = SIT_HZ[0::2]  # the low-frequency variant of each of the three SIT segments
 SIT_DUR_S = (0.274, 0.274, 0.380)
-DTMF_LOW = (697.0, 770.0, 852.0, 941.0)
-DTMF_HIGH = (1209.0, 1336.0, 1477.0, 1633.0)
 DTMF_KEYS = "123A456B789C*0#D"
 
 
@@ -205,235 +188,69 @@ class SourceSet:
         return [p for p in self.music + self.prompts if not p.exists()]
 
 
-DEV = SourceSet(
-    "dev", tuple(moh_tracks()), tuple(ENGLISH.expected(n) for n in GREETING_PROMPTS),
-    tuple(ESPEAK_LINES), tuple(AGENT_LINES), (PKG_MOH, ENGLISH.package))
+CORPUS_FILE = Path(__file__).with_name("corpus.yaml")
+# The voices a prompt block of the corpus may name (the constants of harness.packaged_audio).
+VOICES = {"ENGLISH": ENGLISH, "FRENCH_JUNE": FRENCH_JUNE, "ITALIAN_CARLO": ITALIAN_CARLO, "RUSSIAN": RUSSIAN,
+          "SPANISH_ALLISON": SPANISH_ALLISON, "ITALIAN_MENARDI": ITALIAN_MENARDI, "SPANISH_CO": SPANISH_CO,
+          "FRENCH_ARMELLE": FRENCH_ARMELLE}
 
-GAMES = Path("/usr/share/games")
-# Recordings the analyzer was not fitted on (docs/ANALYSIS.md, "Held-out sets"): instrumental
-# tracks from seven other Debian packages, and prompts read by three other speakers.
-HELDOUT_MUSIC = (
-    GAMES / "lincity-ng/music/default/02 - Robert van Herk - City Blues.ogg",
-    GAMES / "lincity-ng/music/default/03 - Robert van Herk - Architectural Contemplations.ogg",
-    GAMES / "lincity-ng/music/default/01 - pronobozo - lincity.ogg",
-    GAMES / "colobot/music/Quite.ogg",
-    Path("/usr/share/hyperrogue/music/hr-savino-ivory.ogg"),
-    Path("/usr/share/hyperrogue/music/hr3-icyland.ogg"),
-    GAMES / "etr/music/credits1-cp.ogg",
-    GAMES / "etr/music/freezingpoint.ogg",
-    GAMES / "freeciv/stdmusic/CullamBruce-Lockhart--Dawning_Fanfare.ogg",
-    GAMES / "frozen-bubble/snd/introzik.ogg",
-    GAMES / "lordsawar/music/back1.ogg",
-)
-HELDOUT_PROMPT_NAMES = (
-    "queue-periodic-announce", "tt-allbusy", "vm-intro", "vm-nobodyavail", "vm-rec-unv", "vm-rec-busy",
-    "vm-rec-temp", "vm-newuser", "vm-instructions", "ss-noservice", "privacy-prompt", "followme/sorry",
-    "demo-thanks", "dir-intro", "demo-abouttotry",
-)
-HELDOUT_VOICES = (FRENCH_JUNE, ITALIAN_CARLO, RUSSIAN)  # es_MX is the dev voice (Allison)
-HELDOUT = SourceSet(
-    "heldout", HELDOUT_MUSIC,
-    tuple(v.expected(n) for v in HELDOUT_VOICES for n in HELDOUT_PROMPT_NAMES),
-    (("de", "Guten Tag, vielen Dank für Ihren Anruf. Wir sind gleich für Sie da."),
-     ("pt-br", "Olá, obrigado por ligar. Todos os nossos atendentes estão ocupados."),
-     ("yue", "你好，多謝你嘅來電，我哋好快就會為你服務。")),
-    (("de", "Hallo, hier spricht Anna. Wie kann ich Ihnen helfen?"),
-     ("de", "Einen Moment bitte, ich sehe kurz nach."),
-     ("pt-br", "Bom dia, aqui é o Pedro. Em que posso ajudar?"),
-     ("pt-br", "Certo, o pagamento foi recebido na segunda-feira."),
-     ("yue", "你好，我係客服阿明，有咩可以幫到你？"),
-     ("yue", "好，麻煩你畀你嘅戶口號碼我。")),
-    ("lincity-ng-data", "colobot-common-sounds", "hyperrogue-music", "extremetuxracer-data", "freeciv-data",
-     "frozen-bubble-data", "lordsawar-data", "asterisk-core-sounds-fr-wav", "asterisk-core-sounds-it-wav",
-     "asterisk-core-sounds-ru-wav"))
-# A second held-out set, put together after the 1.3 choices to report them ("unseen"; run
-# twice, see docs/ANALYSIS.md "Held-out sets"): eight more instrumental tracks from seven packages, prompts of the held-out
-# voices that the held-out set does not use, espeak-ng lines in five more languages.
-UNSEEN_MUSIC = (
-    GAMES / "wesnoth/1.16/data/core/music/the_city_falls.ogg",
-    GAMES / "wesnoth/1.16/data/core/music/underground.ogg",
-    GAMES / "xmoto/Textures/Musics/legolodio.ogg",
-    GAMES / "neverball/bgm/track3.ogg",
-    GAMES / "scorched3d/data/globalmods/none/data/music/mix3_loop2.ogg",
-    GAMES / "funnyboat/data/JDruid-Trip_on_the_Funny_Boat.ogg",
-    Path("/usr/share/hyperrogue/music/hr-savino-caribbean.ogg"),
-    GAMES / "etr/music/calmrace-ks.ogg",
-)
-UNSEEN_PROMPT_NAMES = (
-    "agent-newlocation", "conf-onlyperson", "conf-waitforleader", "conf-getchannel", "demo-congrats",
-    "demo-echotest", "demo-instruct", "dir-instr", "enter-num-blacklist", "pbx-invalid", "priv-callpending",
-    "privacy-unident", "screen-callee-options", "speed-dial-empty",
-)
-UNSEEN = SourceSet(
-    "unseen", UNSEEN_MUSIC,
-    tuple(v.expected(n) for v in HELDOUT_VOICES for n in UNSEEN_PROMPT_NAMES),
-    (("nl", "Goedemiddag, bedankt voor uw oproep. Wij helpen u zo snel mogelijk."),
-     ("pl", "Dzień dobry, dziękujemy za telefon. Wszyscy konsultanci są zajęci."),
-     ("sv", "Hej och tack för att du ringer. Vi hjälper dig alldeles strax.")),
-    (("nl", "Hallo, u spreekt met Eva. Waarmee kan ik u helpen?"),
-     ("pl", "Dzień dobry, tu Marek. W czym mogę pomóc?"),
-     ("sv", "Ett ögonblick, jag ska titta på det."),
-     ("hi", "नमस्ते, मैं राहुल बोल रहा हूँ। मैं आपकी क्या मदद कर सकता हूँ?"),
-     ("ja", "お電話ありがとうございます。担当の佐藤です。")),
-    ("wesnoth-1.16-music", "xmoto-data", "neverball-common", "scorched3d-data", "funnyboat", "hyperrogue-music",
-     "extremetuxracer-data", "asterisk-core-sounds-fr-wav", "asterisk-core-sounds-it-wav",
-     "asterisk-core-sounds-ru-wav"))
-# The training set of the 1.4 speech model (harness/analysis/train.py; docs/ANALYSIS.md, "Speech
-# model"): instrumental tracks from the other half of the package pool the final set was
-# drawn from, and prompts by two more voices (raw GSM).
-TRAIN_MUSIC = (
-    Path("/usr/share/gigalomania/music/gamemusic.ogg"),
-    Path("/usr/share/gigalomania/music/mainscreen.ogg"),
-    Path("/usr/share/games/marsshooter/audio/music/02_orphanage.ogg"),
-    Path("/usr/share/games/marsshooter/audio/music/03_fear.ogg"),
-    Path("/usr/share/games/marsshooter/audio/music/08_second_birth.ogg"),
-    Path("/usr/share/games/marsshooter/audio/music/09_wings_of_cruelty.ogg"),
-    Path("/usr/share/games/caveexpress/sounds/music-1.ogg"),
-    Path("/usr/share/games/caveexpress/sounds/music-2.ogg"),
-    Path("/usr/share/games/titanion/sounds/musics/ttn1.ogg"),
-    Path("/usr/share/games/titanion/sounds/musics/ttn2.ogg"),
-    Path("/usr/share/games/titanion/sounds/musics/ttn3.ogg"),
-    Path("/usr/share/games/plee-the-bear/music/boss.ogg"),
-    Path("/usr/share/games/plee-the-bear/music/castle.ogg"),
-    Path("/usr/share/games/plee-the-bear/music/quick-end.ogg"),
-    Path("/usr/share/games/amoebax/music/AngusBackground.ogg"),
-    Path("/usr/share/games/amoebax/music/K.QuitaBackground.ogg"),
-    Path("/usr/share/games/amoebax/music/Mr.BonesBackground.ogg"),
-    Path("/usr/share/games/amoebax/music/PenBackground.ogg"),
-    Path("/usr/share/games/amoebax/music/menu.ogg"),
-    Path("/usr/share/games/torus-trooper/sounds/musics/tt1.ogg"),
-    Path("/usr/share/games/torus-trooper/sounds/musics/tt2.ogg"),
-    Path("/usr/share/games/torus-trooper/sounds/musics/tt3.ogg"),
-    Path("/usr/share/games/torus-trooper/sounds/musics/tt4.ogg"),
-    Path("/usr/share/games/searchandrescue/music/in_flight01.wav"),
-    Path("/usr/share/games/searchandrescue/music/on_ground01.wav"),
-    Path("/usr/share/games/lugaru/Sounds/Music1Snow.ogg"),
-    Path("/usr/share/games/supertux2/music/antarctic/airship_2.ogg"),
-    Path("/usr/share/games/supertux2/music/antarctic/salcon.ogg"),
-    Path("/usr/share/games/supertux2/music/forest/forest-sprint.ogg"),
-    Path("/usr/share/games/supertux2/music/forest/greatgigantic.ogg"),
-    Path("/usr/share/games/supertux2/music/misc/halloween_1.ogg"),
-    Path("/usr/share/games/ardentryst/Music/Sempridge.ogg"),
-    Path("/usr/share/games/ardentryst/Music/Sempridge2.ogg"),
-    Path("/usr/share/games/ardentryst/Music/Story.ogg"),
-    Path("/usr/share/games/ardentryst/Music/World_Map.ogg"),
-    Path("/usr/share/games/ardentryst/Music/castle.ogg"),
-    Path("/usr/share/games/pathological/music/background.ogg"),
-    Path("/usr/share/games/pathological/music/intro.ogg"),
-    Path("/usr/share/starfighter/music/RE.ogg"),
-    Path("/usr/share/starfighter/music/frozen_jam.ogg"),
-    Path("/usr/share/starfighter/music/orbital_colossus.ogg"),
-    Path("/usr/share/starfighter/music/rise_of_spirit.ogg"),
-    Path("/usr/share/starfighter/music/space_dimensions.ogg"),
-    Path("/usr/share/games/trackballs/music/c64revival.ogg"),
-    Path("/usr/share/games/trackballs/music/crazy.ogg"),
-    Path("/usr/share/games/trackballs/music/tb_design.ogg"),
-    Path("/usr/share/games/trackballs/music/tb_hrluebke.ogg"),
-    Path("/usr/share/games/trackballs/music/tb_schizophrenia.ogg"),
-    Path("/usr/share/games/enigma/music/game/across_the_ice.ogg"),
-    Path("/usr/share/games/enigma/music/game/in_space.ogg"),
-    Path("/usr/share/games/enigma/music/game/on_the_water.ogg"),
-    Path("/usr/share/games/enigma/music/game/skull_stones.ogg"),
-    Path("/usr/share/games/enigma/music/menu/enigma_rag.ogg"),
-    Path("/usr/share/games/warmux/music/ingame/Mike_Errecart.-.Monkey-bubble.ogg"),
-    Path("/usr/share/games/warmux/music/ingame/Olivier_Militon.-.Apnee2.ogg"),
-    Path("/usr/share/games/warmux/music/ingame/Olivier_Militon.-.Vers_solitaire.ogg"),
-    Path("/usr/share/games/warmux/music/ingame/circux.ogg"),
-    Path("/usr/share/games/warmux/music/ingame/exoticux.ogg"),
-)
-TRAIN_PROMPTS = tuple(SPANISH_CO.expected(n) for n in ("agent-alreadyon", "agent-incorrect", "agent-newlocation", "agent-user", "auth-incorrect", "conf-getchannel", "conf-getconfno", "conf-invalid", "conf-waitforleader", "demo-echotest", "demo-enterkeywords", "demo-nomatch", "dir-instr", "dir-intro", "pbx-invalidpark", "privacy-prompt", "privacy-unident", "queue-youarenext", "ss-noservice", "vm-incorrect-mailbox", "vm-intro", "vm-mailboxfull", "vm-msginstruct", "vm-nobox", "vm-forwardoptions")) + tuple(
-    FRENCH_ARMELLE.expected(n) for n in ("agent-alreadyon", "agent-incorrect", "agent-user", "auth-incorrect", "conf-getconfno", "conf-invalidpin", "conf-onlyone", "conf-waitforleader", "dictate/record_help", "dir-instr", "dir-intro", "invalid", "pbx-invalidpark", "priv-introsaved", "privacy-unident", "queue-periodic-announce", "queue-youarenext", "ss-noservice", "vm-forwardoptions", "vm-instructions", "vm-mismatch", "vm-newuser", "vm-nobox", "vm-rec-unv", "vm-tempgreeting2"))
-TRAIN = SourceSet(
-    "train", TRAIN_MUSIC, TRAIN_PROMPTS,
-    (("es", "Buenas tardes, gracias por llamar. Un agente le atenderá en breve."),
-     ("fr-fr", "Bonjour, merci de votre appel. Un conseiller va vous répondre."),
-     ("el", "Καλησπέρα, ευχαριστούμε για την κλήση σας. Παρακαλώ περιμένετε.")),
-    (("es", "Hola, le atiende Carmen. ¿En qué puedo ayudarle?"),
-     ("fr-fr", "Un instant, je regarde votre dossier."),
-     ("hu", "Jó napot, Katalin vagyok. Miben segíthetek?"),
-     ("ro", "Bună ziua, mulțumim pentru răbdare."),
-     ("id", "Selamat siang, ada yang bisa saya bantu?")),
-    ('amoebax-data', 'ardentryst', 'caveexpress-data', 'enigma-data', 'gigalomania-data', 'lugaru-data', 'marsshooter-data', 'pathological', 'plee-the-bear-data', 'searchandrescue-data', 'starfighter-data', 'supertux-data', 'titanion-data', 'torus-trooper-data', 'trackballs-data', 'warmux-data', 'asterisk-prompt-es-co', 'asterisk-prompt-fr-armelle'))
-# The final set, put together for analyzer 1.4 by a helper who never ran the analyzer
-# (docs/ANALYSIS.md, "Held-out sets"): twelve instrumental tracks from ten packages drawn at
-# random (seeded shuffle) from a pool of 32 game-music packages, whose other half trained the
-# 1.4 speech model; prompts by two voices used nowhere else; espeak-ng lines in five more
-# languages. Measured once per analyzer version, never used for a choice.
-FINAL_MUSIC = (
-    GAMES / "davegnukem/music/eric_matyas/Techno-Gameplay_Looping.ogg",
-    GAMES / "davegnukem/music/eric_matyas/8-Bit-Mayhem.ogg",
-    GAMES / "powermanga/sound/handheld_console/music_game.ogg",
-    GAMES / "hedgewars/Data/Music/Rock.ogg",
-    GAMES / "flare/mods/fantasycore/music/overworld_theme.ogg",
-    GAMES / "flare/mods/fantasycore/music/town_theme.ogg",
-    GAMES / "singularity/music/Nebula.ogg",
-    GAMES / "miceamaze/music/DST-Azum.ogg",
-    GAMES / "gunroar/sounds/musics/gr1.ogg",
-    GAMES / "hex-a-hop/hex-a-hop/music-game-1.ogg",
-    GAMES / "openclonk/Music.ocg/IslandDreams.ogg",
-    GAMES / "raincat/data/music/project_raincat.ogg",
-)
-FINAL_PROMPTS = tuple(SPANISH_ALLISON.expected(n) for n in (
-    "agent-alreadyon", "auth-incorrect", "conf-getconfno", "conf-now-recording", "confbridge-only-participant",
-    "confbridge-pin-bad", "demo-thanks", "dir-intro", "followme/pls-hold-while-try", "pbx-invalidpark",
-    "privacy-prompt", "queue-youarenext", "vm-mailboxfull", "vm-forward", "vm-tempgreeting2")) + tuple(
-    ITALIAN_MENARDI.expected(n) for n in (
-    "agent-incorrect", "auth-incorrect", "conf-getchannel", "conf-onlyperson", "confbridge-lock-extended",
-    "confbridge-pin", "demo-nogo", "dir-usingkeypad", "followme/sorry", "priv-introsaved", "vm-mismatch",
-    "vm-tmpexists", "vm-tempgreeting2", "vm-review", "pbx-invalidpark"))
-FINAL = SourceSet(
-    "final", FINAL_MUSIC, FINAL_PROMPTS,
-    (("fi", "Hyvää päivää ja kiitos soitostanne. Palvelemme teitä hetken kuluttua."),
-     ("cs", "Dobrý den, děkujeme za zavolání. Všichni operátoři jsou právě obsazeni."),
-     ("tr", "Merhaba, aradığınız için teşekkür ederiz. Lütfen hatta kalın.")),
-    (("fi", "Hei, täällä puhuu Liisa. Miten voin auttaa?"),
-     ("cs", "Dobrý den, u telefonu Petr. Jak vám mohu pomoci?"),
-     ("tr", "Bir dakika lütfen, hemen kontrol ediyorum."),
-     ("vi", "Xin chào, tôi là Lan. Tôi có thể giúp gì cho bạn?"),
-     ("ko", "안녕하세요, 상담원 김민수입니다. 무엇을 도와드릴까요?")),
-    ("davegnukem-data", "powermanga-data", "hedgewars-data", "flare-game", "singularity-music", "miceamaze",
-     "gunroar-data", "hex-a-hop-data", "openclonk-data", "raincat-data", "asterisk-core-sounds-es-wav",
-     "asterisk-prompt-it-menardi-wav"))
-# The validation set of analyzer 1.5 (docs/ANALYSIS.md, "Validation set"): twelve tracks from the six
-# packages of the final half of the pool that the final set left out, so neither the speech
-# model nor any choice before 1.5 heard them; the boundary choices of 1.5 were made on it.
-# The voices are the held-out ones with prompts no other set uses (the model trained on those
-# speakers: this set tests music the analyzer has not heard) and espeak-ng in five more languages.
-VAL_MUSIC = (
-    GAMES / "angrydd/music/intro.ogg",
-    GAMES / "angrydd/music/single.ogg",
-    GAMES / "fillets-ng/music/rybky01.ogg",
-    GAMES / "fillets-ng/music/rybky05.ogg",
-    GAMES / "fillets-ng/music/menu.ogg",
-    GAMES / "mu-cade/sounds/musics/mcd1.ogg",
-    GAMES / "mu-cade/sounds/musics/mcd3.ogg",
-    Path("/usr/share/pax-britannica/audio/music.ogg"),
-    Path("/usr/share/planetblupi/music/music004.ogg"),
-    Path("/usr/share/planetblupi/music/music007.ogg"),
-    GAMES / "seahorse-adventures/data/music/1.ogg",
-    GAMES / "seahorse-adventures/data/music/5.ogg",
-)
-VAL_PROMPT_NAMES = (
-    "agent-alreadyon", "agent-user", "auth-incorrect", "conf-invalid", "confbridge-lock-no-join",
-    "confbridge-pin-bad", "demo-nogo", "dir-firstlast", "followme/pls-hold-while-try", "pbx-invalidpark",
-    "priv-introsaved", "unidentified-no-callback", "vm-mailboxfull", "vm-tempgreeting2", "vm-whichbox",
-)
-VAL = SourceSet(
-    "val", VAL_MUSIC,
-    tuple(v.expected(n) for v in HELDOUT_VOICES for n in VAL_PROMPT_NAMES),
-    (("uk", "Добрий день, дякуємо за дзвінок. Усі оператори зараз зайняті."),
-     ("da", "Goddag og tak for dit opkald. Vi er klar til at hjælpe dig om lidt."),
-     ("pt", "Boa tarde, obrigado pela sua chamada. Por favor aguarde.")),
-    (("uk", "Добрий день, мене звати Олена. Чим можу допомогти?"),
-     ("da", "Et øjeblik, jeg kigger lige på det."),
-     ("pt", "Bom dia, fala o João. Em que posso ajudar?"),
-     ("sw", "Habari, naitwa Amina. Nikusaidie nini?"),
-     ("ta", "வணக்கம், நான் பிரியா பேசுகிறேன். உங்களுக்கு எப்படி உதவலாம்?")),
-    ("angrydd", "fillets-ng-data", "mu-cade-data", "pax-britannica-data", "planetblupi-music-ogg",
-     "seahorse-adventures", "asterisk-core-sounds-fr-wav", "asterisk-core-sounds-it-wav",
-     "asterisk-core-sounds-ru-wav"))
-SOURCE_SETS = {"dev": DEV, "heldout": HELDOUT, "unseen": UNSEEN, "val": VAL, "final": FINAL,
-               "train": TRAIN}
+
+class _PromptBlock(BaseModel):
+    """Every prompt of ``names`` read by each voice of ``voices``."""
+
+    model_config = ConfigDict(extra="forbid")
+    voices: list[str]
+    names: list[str]
+
+    @field_validator("voices")
+    @classmethod
+    def _known(cls, voices: list[str]) -> list[str]:
+        for v in voices:
+            if v not in VOICES:
+                raise ValueError(f"unknown voice {v!r}; choose from {', '.join(VOICES)}")
+        return voices
+
+
+class _SetEntry(BaseModel):
+    """One source set as the corpus file declares it."""
+
+    model_config = ConfigDict(extra="forbid")
+    music: Literal["packaged"] | list[str]
+    music_packages: list[str] = []
+    prompts: list[_PromptBlock]
+    espeak_greetings: list[tuple[str, str]]
+    espeak_agent: list[tuple[str, str]]
+
+
+class _Corpus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sets: dict[str, _SetEntry]
+
+
+def load_source_sets(path: Path = CORPUS_FILE) -> dict[str, SourceSet]:
+    """The source sets ``path`` declares, by name in file order (BadInput naming the line if malformed).
+
+    ``music: packaged`` is every packaged hold-music track; a prompt path is where its voice's
+    package has (or would put) it; packages are the music packages, then the voices' packages.
+    """
+    corpus = load_model(path, _Corpus)
+    sets: dict[str, SourceSet] = {}
+    for name, entry in corpus.sets.items():
+        if entry.music == "packaged":
+            music, music_packages = tuple(moh_tracks()), [PKG_MOH]
+        else:
+            music, music_packages = tuple(Path(p) for p in entry.music), entry.music_packages
+        voices = [VOICES[v] for block in entry.prompts for v in block.voices]
+        prompts = tuple(VOICES[v].expected(n) for block in entry.prompts for v in block.voices for n in block.names)
+        packages = tuple(dict.fromkeys([*music_packages, *(v.package for v in voices)]))
+        sets[name] = SourceSet(name, music, prompts, tuple(entry.espeak_greetings), tuple(entry.espeak_agent),
+                               packages)
+    return sets
+
+
+SOURCE_SETS = load_source_sets()
+DEV, HELDOUT, UNSEEN, VAL, FINAL, TRAIN = (SOURCE_SETS[n] for n in ("dev", "heldout", "unseen", "val", "final",
+                                                                      "train"))
 
 
 def load_8k(path: Path, cache: Path) -> np.ndarray:
@@ -448,7 +265,7 @@ def load_8k(path: Path, cache: Path) -> np.ndarray:
     out = cache / f"{path.parent.name}-{path.stem}-8k.wav".replace(" ", "_")  # same stems in two folders
     if not out.exists():
         if shutil.which("sox") is None:
-            raise RuntimeError("sox is needed: apt-get install sox")
+            raise BadInput("sox is needed: apt-get install sox")
         cache.mkdir(parents=True, exist_ok=True)
         subprocess.run(["sox", "-G", "-D", str(path), "-r", str(SR), "-c", "1", "-b", "16", str(out)], check=True)
     return read_8k(out)
@@ -463,7 +280,7 @@ class Sources:
         cache.mkdir(parents=True, exist_ok=True)
         missing = sources.missing()
         if missing:
-            raise RuntimeError(f"{len(missing)} source files missing (first: {missing[0]}): "
+            raise BadInput(f"{len(missing)} source files missing (first: {missing[0]}): "
                                f"apt-get install {' '.join(sources.packages)}")
         self.moh = [load_8k(p, cache) for p in sources.music]
         self.prompts = [load_8k(p, cache) for p in sources.prompts]
@@ -474,7 +291,7 @@ class Sources:
         out = self.cache / f"espeak-{idx:03d}-{voice}.wav"
         if not out.exists():
             if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
-                raise RuntimeError("espeak-ng and sox are needed: apt-get install espeak-ng sox")
+                raise BadInput("espeak-ng and sox are needed: apt-get install espeak-ng sox")
             raw = out.with_suffix(".raw.wav")
             subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
             subprocess.run(["sox", "-D", str(raw), "-r", str(SR), "-c", "1", "-b", "16", str(out)], check=True)
@@ -664,7 +481,7 @@ def build_call(kind: str, seed: int, src: Sources) -> tuple[np.ndarray, np.ndarr
         c.silence(float(rng.uniform(0.5, 1.5)))
         for key in rng.choice(list(DTMF_KEYS), size=int(rng.integers(2, 6))):
             k = DTMF_KEYS.index(str(key))
-            c.tone((DTMF_LOW[k // 4], DTMF_HIGH[k % 4]), float(rng.uniform(0.08, 0.2)), tone_db, Label.DTMF)
+            c.tone((DTMF_LOW_HZ[k // 4], DTMF_HIGH_HZ[k % 4]), float(rng.uniform(0.08, 0.2)), tone_db, Label.DTMF)
             c.silence(float(rng.uniform(0.08, 0.3)))
         c.silence(float(rng.uniform(0.5, 1.0)))
         c.tone((float(rng.choice([1000.0, 1400.0, 800.0])),), float(rng.uniform(0.3, 0.8)), tone_db, Label.TONE)
@@ -729,6 +546,7 @@ def generate(out: Path, seeds: range = range(8), kinds: tuple[str, ...] = KINDS,
                 if x is None:
                     src = src or Sources(out / "src", sources)
                     x, lab, events = build_call(kind, seed, src)
+                assert x is not None and lab is not None  # built above for this call's first codec
                 pcm, rate = through_codec(x, codec)
                 sf.write(wav, pcm, rate, subtype="PCM_16")
                 meta = {"kind": kind, "seed": seed, "codec": codec, "sample_rate_hz": rate,
@@ -737,18 +555,18 @@ def generate(out: Path, seeds: range = range(8), kinds: tuple[str, ...] = KINDS,
     return written
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of ``python -m harness.bench synth``."""
     ap.add_argument("--out", type=Path, default=Path("build/analysis-set"))
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--sources", choices=sorted(SOURCE_SETS), default="dev",
                     help="dev: the tracks and voices the analyzer was tuned on; heldout, unseen, val, final: others (docs/ANALYSIS.md)")
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the labelled set the options name; returns the exit code."""
     heldout = args.sources != "dev"
     paths = generate(args.out, range(args.seeds), HELDOUT_KINDS if heldout else KINDS,
                      HELDOUT_CODECS if heldout else CODECS, SOURCE_SETS[args.sources])
     print(f"{len(paths)} labelled calls in {args.out}")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -16,23 +16,26 @@ from pathlib import Path
 from harness.campaign.command import pool_factory
 from harness.campaign.config import load_campaign
 from harness.campaign.runner import run_campaign
+from harness.errors import BadInput
 from harness.evidence import read_evidence
 from harness.lab.runner import LabProcess
 from harness.lab.truth import compare, read_truth, summary
 
 
-def main() -> None:
-    """Run the survey on the lab and print agreement and timing errors."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of ``python -m harness.bench survey``."""
     ap.add_argument("--campaign", type=Path, default=Path("scenarios/ten-hotline-survey.yaml"))
     ap.add_argument("--hotlines", type=Path, default=Path("scenarios/lab/hotlines.yaml"))
     ap.add_argument("--media-dir", type=Path, default=Path("build/media"))
     ap.add_argument("--keep", type=Path, default=None,
                     help="write the run (truth, evidence, recordings) here and keep it; default: a scratch folder")
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the survey on the lab and print agreement and timing errors; returns the exit code."""
     campaign = load_campaign(args.campaign)
     if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
-        raise SystemExit(f"error: --keep {args.keep} exists and is not empty")
+        raise BadInput(f"--keep {args.keep} exists and is not empty")
     with tempfile.TemporaryDirectory(prefix="harness-survey-bench-") as tmp:
         root = Path(tmp) if args.keep is None else args.keep
         root.mkdir(parents=True, exist_ok=True)
@@ -56,7 +59,4 @@ def main() -> None:
             worst = sorted(((abs(c.errors_s[what]), c.hotline_id) for c in checks if what in c.errors_s),
                            reverse=True)[:3]
             print(f"largest {what} errors: " + "; ".join(f"{h} {e * 1000:.0f} ms" for e, h in worst))
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,8 +1,8 @@
 """Train the music-vs-speech model (``harness/analysis/speech_model.json``) on real recordings.
 
-    python -m harness.analysis.train [--cache build/train-cache] [--cv 5] [--write]
+    python -m harness.bench train [--cache build/train-cache] [--cv 5] [--write]
 
-The corpus: every music track of the dev, held-out, unseen and train source sets (synth.py)
+The corpus: every music track of the dev, held-out, unseen and train source sets (synth.py, corpus.yaml)
 played whole, and every voice's prompts (and each set's espeak-ng lines) strung together with
 pauses, alone and over a music bed 6-14 dB down, all through G.711 µ-law. Rows are the window
 inputs of the analyzer's own active frames (``WindowScore.features``, every 4th frame); the
@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.analysis import speech_model, synth
+from harness.analysis import speech_model
 from harness.analysis.frames import frame_evidence
 from harness.analysis.model import DEFAULT, AnalysisParams
 from harness.analysis.segmenter import WindowScore, activity, window_bounds
+from harness.bench import synth
+from harness.errors import BadInput
 
 TRAIN_SETS = ("dev", "heldout", "unseen", "train")
 ROW_STEP = 4
@@ -164,16 +166,19 @@ def cross_validate(x: np.ndarray, y: np.ndarray, g: np.ndarray, folds: int) -> d
     return err
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of ``python -m harness.bench train``."""
     ap.add_argument("--cache", type=Path, default=Path("build/train-cache"))
     ap.add_argument("--cv", type=int, default=0, help="report K-fold errors with packages and voices held out")
     ap.add_argument("--write", action="store_true", help="train on everything and write the model file")
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the corpus, then cross-validate and/or write the model; returns the exit code."""
     missing = [p for name in TRAIN_SETS for p in synth.SOURCE_SETS[name].missing()]
     if missing:
         pkgs = sorted({pkg for name in TRAIN_SETS for pkg in synth.SOURCE_SETS[name].packages})
-        raise SystemExit(f"{len(missing)} source files missing (first: {missing[0]}): apt-get install {' '.join(pkgs)}")
+        raise BadInput(f"{len(missing)} source files missing (first: {missing[0]}): apt-get install {' '.join(pkgs)}")
     print("building the corpus ...", flush=True)
     x, y, g = corpus(args.cache)
     print(f"{len(y)} rows: {int((y == 0).sum())} music ({len({v for v in g if v[0] == 'm'})} packages), "
@@ -192,7 +197,4 @@ def main() -> None:
         speech_model.MODEL_PATH.write_text(json.dumps(model.to_dict(), separators=(",", ":")) + "\n")
         print(f"wrote {speech_model.MODEL_PATH}; set AnalysisParams.speech_model_sha256 = "
               f"\"{speech_model.file_sha256()}\"")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

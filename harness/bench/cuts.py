@@ -1,6 +1,6 @@
 """Lab hold music cut straight into a greeting (no pause), through G.711 µ-law: boundary errors.
 
-    python -m harness.analysis.cuts [--media-dir build/media] [-v]
+    python -m harness.bench cuts [--media-dir build/media] [-v]
 
 For each of 3 hold-music tracks x 3 slice starts (0, 20, 40 s) x 2 lengths (6, 15 s) x 3
 greetings of the lab media (``harness media``): 0.5 s of silence, the music slice, the
@@ -10,7 +10,7 @@ file's own leading silence, measured on the clean file with the labelled set's a
 the absolute errors of speech start and music end. The cut the campaign's 150 ms target is
 about, on the media the lab really plays.
 
-    python -m harness.analysis.cuts --dropouts [--media-dir build/media]
+    python -m harness.bench cuts --dropouts [--media-dir build/media]
 
 Dropouts instead: the first 15 s of each hold-music track with a 0.06 or 0.1 s stretch of
 digital silence (a lost packet) every 0.25 s from 2 s to 13.75 s, through µ-law and A-law;
@@ -27,8 +27,9 @@ import numpy as np
 import soundfile as sf
 
 from harness.analysis import analyze_samples
-from harness.analysis.synth import activity
 from harness.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from harness.bench.synth import activity
+from harness.errors import BadInput
 
 TRACKS = ("moh_1", "moh_3", "moh_2")
 GREETINGS = ("greeting_zh", "greeting_en", "agent_en")
@@ -40,23 +41,27 @@ def lead_s(x: np.ndarray) -> float:
     return float(idx[0]) / 8000 if len(idx) else 0.0
 
 
-def main() -> None:
-    """Run every cut and print the errors."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of ``python -m harness.bench cuts``."""
     ap.add_argument("--media-dir", type=Path, default=Path("build/media"))
     ap.add_argument("-v", "--verbose", action="store_true", help="print every cut, not only those over 150 ms")
     ap.add_argument("--dropouts", action="store_true", help="hold music with short dropouts instead of cuts")
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every cut (or every dropout) and print the errors; returns the exit code."""
 
     def load(name: str) -> np.ndarray:
         x, sr = sf.read(args.media_dir / f"{name}.wav", dtype="int16")
         if sr != 8000:
-            raise SystemExit(f"error: {name}.wav is {sr} Hz, expected 8000 (run `harness media`)")
+            raise BadInput(f"{name}.wav is {sr} Hz, expected 8000 (run `harness media`)")
         return x
 
+    if not (args.media_dir / "MEDIA.json").exists():
+        raise BadInput(f"{args.media_dir}: lab media missing (prepare them with `harness media`)")
     if args.dropouts:
         dropouts(load)
-        return
+        return 0
     errs = []
     for gr in GREETINGS:
         print(f"{gr}: leading silence {lead_s(load(gr)):.3f} s")
@@ -80,10 +85,11 @@ def main() -> None:
                         print(moh, gr, start, length, "speech_start err", None if e1 is None else round(e1, 2),
                               "music_end err", None if e2 is None else round(e2, 2))
     for name, k in (("speech start", 0), ("music end", 1)):
-        a = np.array([abs(e[k]) for e in errs if e[k] is not None])
+        a = np.array([abs(v) for v in (e[k] for e in errs) if v is not None])
         miss = sum(e[k] is None for e in errs)
         print(f"{name}: n {len(a)} missed {miss} median {np.median(a):.3f} p95 {np.percentile(a, 95):.3f} "
               f"max {a.max():.3f} s; > 150 ms: {int((a > 0.15).sum())}")
+    return 0
 
 
 def dropouts(load: Callable[[str], np.ndarray]) -> None:
@@ -104,6 +110,3 @@ def dropouts(load: Callable[[str], np.ndarray]) -> None:
                         print(moh, law, f"dropout {length_s} s at {gap_s:.2f} s: speech {speech}")
     print(f"dropouts with speech found: {found} of {total}")
 
-
-if __name__ == "__main__":
-    main()
