@@ -31,6 +31,7 @@ import numpy as np
 import soundfile as sf
 
 from harness import packaged_audio
+from harness.audio.resample import resample
 from harness.digest import sha256_file
 from harness.errors import BadInput, InfraError
 
@@ -143,23 +144,9 @@ def _check_espeak() -> str:
     return exe
 
 
-def _resample(x: np.ndarray, rate_hz: int) -> np.ndarray:
-    """Float mono ``x`` at ``rate_hz`` to 8 kHz: windowed-sinc low-pass at 3.6 kHz, then linear interpolation."""
-    if rate_hz == SAMPLE_RATE_HZ:
-        return x
-    if rate_hz > SAMPLE_RATE_HZ:
-        cutoff = 3600.0 / rate_hz  # cycles per input sample
-        n = np.arange(-64, 65)
-        taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(len(n), 8.0)
-        x = np.convolve(x, taps / taps.sum(), mode="same")
-    n_out = int(round(len(x) * SAMPLE_RATE_HZ / rate_hz))
-    t = np.arange(n_out) * (rate_hz / SAMPLE_RATE_HZ)
-    return np.interp(t, np.arange(len(x)), x)
-
-
 def _read_mono(path: Path) -> np.ndarray:
     data, rate = sf.read(path, dtype="float64", always_2d=True)
-    return _resample(data.mean(axis=1), int(rate))
+    return resample(data.mean(axis=1), int(rate), SAMPLE_RATE_HZ)
 
 
 def _fade(x: np.ndarray, in_s: float = _JOIN_FADE_S, out_s: float = _JOIN_FADE_S) -> np.ndarray:
@@ -301,9 +288,9 @@ def load_media(media_dir: Path, names: set[str]) -> dict[str, np.ndarray]:
             raise BadInput(f"{path}: lab media file is missing (prepare it with `make media`)")
         data, rate = sf.read(path, dtype="int16", always_2d=True)
         mono = data[:, 0]
-        if rate != 8000:
-            n = int(round(len(mono) * 8000 / rate))
-            mono = np.interp(np.linspace(0, len(mono) - 1, n), np.arange(len(mono)), mono).astype(np.int16)
+        if rate != SAMPLE_RATE_HZ:  # media made by `harness media` are 8 kHz already; a hand-made file may not be
+            mono = np.clip(np.round(resample(mono / 32768.0, int(rate), SAMPLE_RATE_HZ) * 32768.0),
+                           -32768, 32767).astype(np.int16)
         out[name] = mono
     return out
 

@@ -19,15 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from harness.audio.level import first_audible_s
 from harness.clock import parse_utc
-from harness.lab.rtp import FRAME_SAMPLES, SAMPLE_RATE_HZ
+from harness.lab.rtp import SAMPLE_RATE_HZ
 from harness.sip.seam import CallRecord
 
 log = logging.getLogger("harness.lab")
 
 TIMINGS = ("answer", "music_end", "speech_start", "hangup")
 MIN_PHASE_S = 0.025  # gaps shorter than a frame between two sources are not phases
-LEAD_SILENCE_DBFS = -45.0  # a media file is audible from its first frame above this level
 
 
 @dataclass(frozen=True)
@@ -116,15 +116,12 @@ class TruthWriter:
 
 
 def lead_s(pcm: np.ndarray) -> float:
-    """Seconds of leading silence in 8 kHz int16 audio: before its first 20 ms frame above -45 dBFS.
+    """Seconds of leading silence in 8 kHz int16 audio: before its first audible frame.
 
-    The lab's one definition of where a media file becomes audible (speech phases start there).
+    "Audible" is ``harness.audio.level``'s, the analyzer's own definition, so the lab's truth
+    and the harness measure where a voice starts the same way.
     """
-    x = pcm.astype(np.float64) / 32768.0
-    n = len(x) // FRAME_SAMPLES
-    level = 10 * np.log10((x[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES) ** 2).mean(axis=1) + 1e-12)
-    loud = np.flatnonzero(level > LEAD_SILENCE_DBFS)
-    return float(loud[0]) * FRAME_SAMPLES / SAMPLE_RATE_HZ if len(loud) else 0.0
+    return first_audible_s(pcm, SAMPLE_RATE_HZ) or 0.0
 
 
 def analyzed_music_ends_s(wav: Path) -> list[float]:
