@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign import Outcome, load_campaign, validate_files
+from harness.campaign import load_campaign, validate_files
 from harness.errors import BadInput
+from harness.vocab import Outcome
 
 GOOD = """\
 campaign: bank-survey

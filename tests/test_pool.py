@@ -16,7 +16,7 @@ import soundfile as sf
 from harness.digest import sha256_file
 from harness.recording import open_in_process, wav_duration_s, wav_header_consistent, wav_info
 from harness.sip.pool import WorkerPool
-from harness.sip.seam import CallSpec, DisconnectBy
+from harness.vocab import CallSpec, DisconnectBy
 
 pytestmark = pytest.mark.sip
 

@@ -22,7 +22,7 @@ import pytest
 from harness.digest import sha256_file
 from harness.recording import wav_duration_s, wav_header_consistent
 from harness.sip.pjsua_adapter import SipEngine
-from harness.sip.seam import CallRecord, CallSpec, DisconnectBy
+from harness.vocab import CallRecord, CallSpec, DisconnectBy
 
 pytestmark = [pytest.mark.sip, pytest.mark.timeout(120)]
 

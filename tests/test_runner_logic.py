@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign.classify import Outcome
 from harness.campaign.config import Campaign
 from harness.campaign.runner import (
     Attempt,
@@ -23,7 +22,7 @@ from harness.campaign.runner import (
 )
 from harness.errors import BadInput, InfraError
 from harness.evidence import read_evidence, sha256_file, verify_evidence
-from harness.sip.seam import CallEvent, CallRecord, CallSpec, DisconnectBy
+from harness.vocab import CallEvent, CallRecord, CallSpec, DisconnectBy, Outcome
 
 
 def campaign(**over: object) -> Campaign:

@@ -1,7 +1,8 @@
 """Phase analysis: what the caller heard, as a timeline of labelled segments.
 
-    from harness.analysis import analyze_samples, analyze_file, AnalysisParams, Segment, Label
+    from harness.analysis import analyze_samples, analyze_file, AnalysisParams
 
+The labels and segments it returns are ``harness.vocab.Label`` and ``harness.vocab.Segment``.
 ``analyze_samples`` is pure (samples in, segments out); ``analyze_file`` reads a WAV in
 blocks with flat memory. Every threshold is in ``AnalysisParams`` (defaults: ``DEFAULT``);
 ``analyzer_id(params)`` names the version and a hash of the parameters.
@@ -11,8 +12,6 @@ from harness.analysis.model import (
     DEFAULT,
     AnalysisParams,
     AnalysisResult,
-    Label,
-    Segment,
     analyzer_id,
     summarize,
 )
@@ -20,6 +19,6 @@ from harness.analysis.segmenter import analyze_samples
 from harness.analysis.wavfile import analyze_file
 
 __all__ = [
-    "DEFAULT", "AnalysisParams", "AnalysisResult", "Label", "Segment",
+    "DEFAULT", "AnalysisParams", "AnalysisResult",
     "analyze_file", "analyze_samples", "analyzer_id", "summarize",
 ]

@@ -30,7 +30,7 @@ from harness.analysis.evaluate import (
     tone_hits,
 )
 from harness.analysis.frames import to_analysis_rate
-from harness.analysis.model import DEFAULT, Label, Segment, analyzer_id
+from harness.analysis.model import DEFAULT, analyzer_id
 from harness.analysis.segmenter import CODE, analyze_samples
 from harness.analysis.synth import (
     DEV,
@@ -42,6 +42,7 @@ from harness.analysis.synth import (
     through_codec,
 )
 from harness.analysis.wavfile import analyze_file, read_samples
+from harness.vocab import Label, Segment
 
 SP, SI, MU = int(CODE[Label.SPEECH]), int(CODE[Label.SILENCE]), int(CODE[Label.MUSIC])
 

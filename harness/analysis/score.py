@@ -22,8 +22,9 @@ import numpy as np
 def main(argv: list[str]) -> None:
     """Score each set directory given."""
     from harness.analysis.evaluate import boundary_errors, confusion, frame_codes
-    from harness.analysis.model import Label, Segment, analyzer_id
+    from harness.analysis.model import analyzer_id
     from harness.analysis.wavfile import analyze_file
+    from harness.vocab import Label, Segment
 
     if not argv:
         raise SystemExit(__doc__)

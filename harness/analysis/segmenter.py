@@ -10,8 +10,9 @@ import numpy as np
 
 from harness.analysis import speech_model
 from harness.analysis.frames import N_BANDS, FrameEvidence, frame_evidence, to_analysis_rate
-from harness.analysis.model import DEFAULT, AnalysisParams, Label, Segment
+from harness.analysis.model import DEFAULT, AnalysisParams
 from harness.analysis.tones import find_bursts, name_bursts
+from harness.vocab import Label, Segment
 
 LABELS = list(Label)
 CODE = {lab: np.int8(i) for i, lab in enumerate(LABELS)}

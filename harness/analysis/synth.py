@@ -24,7 +24,6 @@ import numpy as np
 import soundfile as sf
 
 from harness.analysis.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from harness.analysis.model import Label
 from harness.packaged_audio import (
     ENGLISH,
     FRENCH_ARMELLE,
@@ -37,6 +36,7 @@ from harness.packaged_audio import (
     SPANISH_CO,
     moh_tracks,
 )
+from harness.vocab import Label
 
 SR = 8000
 LABEL_CODE = {lab: i for i, lab in enumerate(Label)}

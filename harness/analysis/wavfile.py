@@ -20,9 +20,10 @@ import numpy as np
 import soundfile as sf
 
 from harness.analysis.frames import SUPPORTED_RATES_HZ, frame_evidence, to_analysis_rate
-from harness.analysis.model import DEFAULT, AnalysisParams, AnalysisResult, Segment, analyzer_id, summarize
+from harness.analysis.model import DEFAULT, AnalysisParams, AnalysisResult, analyzer_id, summarize
 from harness.analysis.segmenter import frame_labels, labels_to_segments
 from harness.errors import BadInput
+from harness.vocab import Segment
 
 # 300 s blocks at the analysis rate: each block pays 2 x MARGIN_S of context, so 120 s blocks
 # cost a third more CPU (a 60-minute file 850x real time instead of 1275x; docs/BENCHMARKS.md,

@@ -7,14 +7,13 @@ pure: no SIP, no sockets, no clock. The runner (pool, redial chains, resume) liv
 
 from __future__ import annotations
 
-from harness.campaign.classify import CallRules, Classification, Outcome, classify
+from harness.campaign.classify import CallRules, Classification, classify
 from harness.campaign.config import Campaign, load_campaign, validate_files
 
 __all__ = [
     "CallRules",
     "Campaign",
     "Classification",
-    "Outcome",
     "classify",
     "load_campaign",
     "validate_files",

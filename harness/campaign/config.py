@@ -20,11 +20,12 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from harness.campaign.classify import CallRules, Outcome
+from harness.campaign.classify import CallRules
 from harness.errors import BadInput
 from harness.schema import StrictModel
 from harness.sip.seam import Account
 from harness.sip.uri import check_hostport, check_ip, check_sip_uri, env_name_problem
+from harness.vocab import Outcome
 from harness.yamlfile import load_model
 
 BARE_NUMBER = re.compile(r"^[0-9A-Za-z_+*#.-]+$")

@@ -39,14 +39,14 @@ from typing import Any, Protocol
 
 from harness.analysis import DEFAULT as ANALYSIS_DEFAULT
 from harness.analysis import analyze_file, analyzer_id
-from harness.campaign.classify import Classification, Outcome, classify
+from harness.campaign.classify import Classification, classify
 from harness.campaign.config import Campaign
 from harness.clock import now_utc, utc_iso
 from harness.errors import BadInput, HarnessError, InfraError
 from harness.evidence import EvidenceWriter, read_evidence, sha256_file, write_manifest
 from harness.recording import wav_duration_s
 from harness.sip.pool import recovered_record
-from harness.sip.seam import CallRecord, CallSpec
+from harness.vocab import CallRecord, CallSpec, Outcome
 
 CUT_OFF = "cut off mid-call: the run stopped before this call ended"
 FAILURES_BEFORE_STOP = 5  # calls failing in a row, none through yet: stop rather than hammer on

@@ -179,7 +179,7 @@ def check_campaign(evidence: Path, messages: list[str]) -> CampaignCheck:
     """Read one campaign's evidence back and check it (problems are appended to ``messages``)."""
     from harness.evidence import read_evidence, sha256_file, verify_evidence
     from harness.recording import wav_duration_s
-    from harness.sip.seam import CallRecord
+    from harness.vocab import CallRecord
 
     result = verify_evidence(evidence)
     if not result.ok:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.clock import parse_utc
-from harness.sip.seam import CallRecord
+from harness.vocab import CallRecord, Outcome
 
 TIMINGS = ("answer", "music_end", "speech_start", "hangup")
 
@@ -36,13 +36,13 @@ def expected_outcome(truth: dict) -> str:
     kinds = {p["kind"] for p in truth["phases"]}
     if truth["answered_at"] is None:
         if truth["final_code"] in (486, 600):
-            return "busy"
+            return Outcome.BUSY.value
         if truth["final_code"] in (487, 408, 480):
-            return "no_answer"
-        return "rejected"
+            return Outcome.NO_ANSWER.value
+        return Outcome.REJECTED.value
     if truth["hangup_by"] == "lab":
-        return "gentle_disconnect" if kinds & {"music", "speech"} else "dropped_silent"
-    return "agent_reached" if "agent" in kinds else "gave_up_on_hold"
+        return Outcome.GENTLE_DISCONNECT.value if kinds & {"music", "speech"} else Outcome.DROPPED_SILENT.value
+    return Outcome.AGENT_REACHED.value if "agent" in kinds else Outcome.GAVE_UP_ON_HOLD.value
 
 
 @dataclass

@@ -40,7 +40,7 @@ from typing import Self
 
 from harness.clock import parse_utc
 from harness.errors import HarnessError
-from harness.sip.seam import CallRecord, CallSpec, DisconnectBy
+from harness.vocab import CallRecord, CallSpec, DisconnectBy
 
 # The lab runner (numpy, soundfile, asyncio) and the pool are imported where they are used: the
 # pool's workers are spawned processes that re-import the __main__ module (this one, when run as

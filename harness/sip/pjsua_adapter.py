@@ -49,8 +49,9 @@ import pjsua2 as pj
 from harness.clock import utc_iso
 from harness.errors import BadInput, DialError, InfraError
 from harness.recording import open_in_process, wav_duration_s, wav_header_consistent
-from harness.sip.seam import Account, CallEvent, CallRecord, CallSpec, DisconnectBy
+from harness.sip.seam import Account
 from harness.sip.uri import env_name_problem, unset_env_message
+from harness.vocab import CallEvent, CallRecord, CallSpec, DisconnectBy
 
 MAX_CALLS_PER_ENGINE = 4
 CLOSE_LINGER_S = 2.0  # longest wait for the far end to complete our CANCEL/BYE before the call is written
@@ -688,7 +689,7 @@ def build_record(spec: CallSpec, call_id: str | None, msgs: list[_SipMsg], act: 
         ended_mono = answered_mono  # never an end before the answer
     # Who ended it: we did (our BYE, or our CANCEL at the ring timeout); the far end hung up
     # an answered call; or nobody, for a call the far end refused (busy, reject) and that
-    # was therefore never connected (seam.DisconnectBy).
+    # was therefore never connected (vocab.DisconnectBy).
     if act.local_hangup is not None:
         disconnect_by = DisconnectBy.LOCAL
     elif any(e[1] == "bye_received" for e in evs) or (

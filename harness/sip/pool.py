@@ -28,7 +28,8 @@ from typing import Any
 
 from harness.errors import BadInput, HarnessError, InfraError
 from harness.recording import repair_wav_header, wav_duration_s
-from harness.sip.seam import Account, CallRecord, CallSpec
+from harness.sip.seam import Account
+from harness.vocab import CallRecord, CallSpec
 
 CALLS_PER_WORKER = 4
 START_TIMEOUT_S = 20.0

@@ -10,8 +10,9 @@ from pathlib import Path
 import click
 
 from harness.errors import EXIT_INFRA, EXIT_OK, BadInput
-from harness.sip.seam import Account, CallRecord, CallSpec
+from harness.sip.seam import Account
 from harness.sip.uri import PASSWORD_IN_URI, check_ip, check_sip_uri, env_name_problem
+from harness.vocab import CallRecord, CallSpec
 
 AUTH_FAILURE_CODES = (401, 403, 407)
 
