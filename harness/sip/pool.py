@@ -29,6 +29,7 @@ from typing import Any
 from harness.errors import BadInput, HarnessError, InfraError
 from harness.recording import repair_wav_header, wav_duration_s
 from harness.sip.seam import Account
+from harness.sip.timeline import write_record
 from harness.vocab import CallRecord, CallSpec
 
 CALLS_PER_WORKER = 4
@@ -109,8 +110,6 @@ def recovered_record(call_uid: str, target: str, out_dir: Path, why: str) -> Cal
 
 def recover_record(spec: CallSpec, why: str) -> CallRecord:
     """Rebuild the record of a call whose worker died and write it as the call's final events."""
-    from harness.sip.pjsua_adapter import write_record
-
     record = recovered_record(spec.call_uid, spec.target, spec.out_dir, why)
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     write_record(record, spec.out_dir)
