@@ -1,8 +1,8 @@
 """The pjsua2 adapter: the only module that imports ``pjsua2``.
 
-One ``SipEngine`` owns one pjsua2 Endpoint (one process, at most 4 calls: the
-wheel's compile-time PJSUA_MAX_CALLS). It is pumped from a single thread
-(``threadCnt=0``, ``mainThreadOnly=True``) through ``poll``. Every SIP message
+One ``SipEngine`` owns one pjsua2 Endpoint (one process, at most
+``seam.MAX_CALLS_PER_PROCESS`` calls: the wheel's compile-time PJSUA_MAX_CALLS). It is
+pumped from a single thread (``threadCnt=0``, ``mainThreadOnly=True``) through ``poll``. Every SIP message
 pjsua logs is captured, split per Call-ID into ``<call_uid>.sip.log`` (with
 Authorization values masked) and turned into the call's signalling timeline.
 
@@ -48,12 +48,11 @@ import pjsua2 as pj
 from harness.clock import utc_iso
 from harness.errors import BadInput, DialError, InfraError
 from harness.recording import open_in_process, wav_duration_s, wav_header_consistent
-from harness.sip.seam import Account
+from harness.sip.seam import MAX_CALLS_PER_PROCESS, Account
 from harness.sip.timeline import SipMsg, build_record, write_record
 from harness.sip.uri import env_name_problem, unset_env_message
 from harness.vocab import CallRecord, CallSpec
 
-MAX_CALLS_PER_ENGINE = 4
 CLOSE_LINGER_S = 2.0  # longest wait for the far end to complete our CANCEL/BYE before the call is written
 # Longest wait, from DISCONNECTED, for pjsua's media clock thread to close a call's WAV. It
 # normally takes one clock tick (measured 0-12 ms idle); the margin is for a starved machine.
@@ -289,7 +288,7 @@ class SipEngine:
             cfg = pj.EpConfig()
             cfg.uaConfig.threadCnt = 0
             cfg.uaConfig.mainThreadOnly = True
-            cfg.uaConfig.maxCalls = MAX_CALLS_PER_ENGINE
+            cfg.uaConfig.maxCalls = MAX_CALLS_PER_PROCESS
             cfg.uaConfig.userAgent = "harness-mystery-shopper"
             self._sink = _LogSink()
             cfg.logConfig.writer = self._sink
@@ -406,7 +405,7 @@ class SipEngine:
         """Send the INVITE for ``spec``; the result comes back from ``poll``."""
         assert self._ep is not None and self._acc is not None, "start() first"
         # pjsua frees a call's slot at DISCONNECTED; a call still closing its dialog holds none.
-        if sum(1 for a in self._active.values() if a.disconnected_mono is None) >= MAX_CALLS_PER_ENGINE:
+        if sum(1 for a in self._active.values() if a.disconnected_mono is None) >= MAX_CALLS_PER_PROCESS:
             raise InfraError("this SIP worker already holds 4 calls")
         spec.out_dir.mkdir(parents=True, exist_ok=True)
         act = _Active(spec=spec, call=None, start_mono=time.monotonic(),
@@ -646,7 +645,6 @@ def place_one(spec: CallSpec, account: Account | None = None, poll_ms: int = 10,
 
 
 __all__ = [
-    "MAX_CALLS_PER_ENGINE",
     "DialError",
     "SipEngine",
     "mask_auth",
