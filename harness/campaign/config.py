@@ -25,7 +25,7 @@ from harness.errors import BadInput
 from harness.schema import StrictModel
 from harness.sip.seam import Account
 from harness.sip.uri import check_hostport, check_ip, check_sip_uri, env_name_problem
-from harness.vocab import Outcome
+from harness.vocab import DEFAULT_REDIAL_PROPENSITY, Outcome
 from harness.yamlfile import load_model
 
 BARE_NUMBER = re.compile(r"^[0-9A-Za-z_+*#.-]+$")
@@ -141,7 +141,8 @@ class Thresholds(_Strict):
 class LossModel(_Strict):
     """Share of callers who redial after their 1st, 2nd, 3rd... drop (used by the report)."""
 
-    redial_propensity: list[float] = Field(default_factory=lambda: [0.82, 0.54, 0.02], min_length=1)
+    redial_propensity: list[float] = Field(default_factory=lambda: list(DEFAULT_REDIAL_PROPENSITY),
+                                          min_length=1)
 
     @field_validator("redial_propensity")
     @classmethod
