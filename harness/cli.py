@@ -131,9 +131,14 @@ def run(campaign_file: Path, resume: bool, host: str | None, change_host: bool, 
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
     """Check campaign files (and lab hotline files under scenarios/lab/) without calling anyone."""
-    from harness.campaign.command import validate_command
+    from harness.validate import validate_lines
 
-    sys.exit(validate_command(list(files)))
+    ok, errors, code = validate_lines(list(files))
+    for line in ok:
+        print(line)
+    for line in errors:
+        print(line, file=sys.stderr)
+    sys.exit(code)
 
 
 @main.command()

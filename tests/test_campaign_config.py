@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign import load_campaign, validate_files
+from harness.campaign import load_campaign
 from harness.errors import BadInput
+from harness.validate import validate_files
 from harness.vocab import Outcome
 
 GOOD = """\

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign import load_campaign, validate_files
+from harness.campaign import load_campaign
 from harness.errors import EXIT_INFRA, BadInput, HarnessError, InfraError, ThresholdFailed
 from harness.lab.scenario import load_lab
+from harness.validate import validate_files
 from harness.yamlfile import MAX_DEPTH_LEVELS, MAX_FILE_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent

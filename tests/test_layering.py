@@ -77,3 +77,11 @@ def test_vocab_and_the_seam_import_nothing_above_them() -> None:
     assert not {n for n in _imports(PACKAGE / "vocab.py") if n.startswith("harness")}
     assert {n for n in _imports(PACKAGE / "sip" / "seam.py") if n.startswith("harness.")} <= {
         "harness.vocab", "harness.vocab.CallRecord", "harness.vocab.CallSpec"}
+
+
+def test_the_campaign_does_not_import_the_lab() -> None:
+    for path in _modules("campaign"):
+        if path.name in ("bench.py", "stress.py"):
+            continue  # benchmark tooling drives the lab on purpose
+        lab = [n for n in _imports(path) if n.startswith("harness.lab")]
+        assert not lab, f"{path.relative_to(ROOT)} imports {lab}"

@@ -8,7 +8,7 @@ pure: no SIP, no sockets, no clock. The runner (pool, redial chains, resume) liv
 from __future__ import annotations
 
 from harness.campaign.classify import CallRules, Classification, classify
-from harness.campaign.config import Campaign, load_campaign, validate_files
+from harness.campaign.config import Campaign, load_campaign
 
 __all__ = [
     "CallRules",
@@ -16,5 +16,4 @@ __all__ = [
     "Classification",
     "classify",
     "load_campaign",
-    "validate_files",
 ]

@@ -242,24 +242,3 @@ class Campaign(_Strict):
 def load_campaign(path: Path) -> Campaign:
     """Load and validate a campaign file (BadInput: ``file:line: field.path: message``)."""
     return load_model(path, Campaign)
-
-
-def is_lab_file(path: Path) -> bool:
-    """Lab hotline declarations live in ``scenarios/lab/``; everything else is a campaign."""
-    return path.parent.name == "lab"
-
-
-def validate_files(paths: list[Path]) -> list[str]:
-    """Validate each file (campaign, or lab hotlines under ``lab/``); one error line per bad file."""
-    from harness.lab.scenario import LabConfig
-
-    errors = []
-    for path in paths:
-        try:
-            if is_lab_file(path):
-                load_model(path, LabConfig)
-            else:
-                load_campaign(path)
-        except BadInput as exc:
-            errors.append(str(exc))
-    return errors
