@@ -85,3 +85,11 @@ def test_the_campaign_does_not_import_the_lab() -> None:
             continue  # benchmark tooling drives the lab on purpose
         lab = [n for n in _imports(path) if n.startswith("harness.lab")]
         assert not lab, f"{path.relative_to(ROOT)} imports {lab}"
+
+
+def test_the_printing_is_left_to_the_cli() -> None:
+    for rel in ("sip/probe.py", "analysis/command.py"):
+        path = PACKAGE / rel
+        names = _imports(path)
+        assert not any(n == "click" or n.startswith("click.") for n in names), rel
+        assert "print(" not in path.read_text(encoding="utf-8"), rel
