@@ -46,7 +46,7 @@ from pathlib import Path
 import pjsua2 as pj
 
 from harness.clock import utc_iso
-from harness.errors import BadInput, DialError, InfraError
+from harness.errors import BadInput, InfraError
 from harness.recording import open_in_process, wav_duration_s, wav_header_consistent
 from harness.sip.seam import MAX_CALLS_PER_PROCESS, Account
 from harness.sip.timeline import SipMsg, build_record, write_record
@@ -645,7 +645,6 @@ def place_one(spec: CallSpec, account: Account | None = None, poll_ms: int = 10,
 
 
 __all__ = [
-    "DialError",
     "SipEngine",
     "mask_auth",
     "place_one",
