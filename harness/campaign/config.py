@@ -171,7 +171,6 @@ class Campaign(_Strict):
     redial: Redial = Field(default_factory=Redial)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     loss_model: LossModel = Field(default_factory=LossModel)
-    lab: bool = Field(default=False, description="this campaign calls the embedded lab PBX")
 
     @model_validator(mode="before")
     @classmethod
