@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.errors import EXIT_INFRA, EXIT_OK, HarnessError
 
 
 class _Group(click.Group):
@@ -42,10 +42,25 @@ def main() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "table"]), default="json", show_default=True)
 def analyze(file: Path, fmt: str) -> None:
-    """Label what the caller heard in FILE (a mono WAV) as timed segments."""
-    from harness.analysis.command import analyze_command
+    """Label what the caller heard in FILE (a mono WAV) as timed segments.
 
-    analyze_command(file, fmt)
+    Bad input raises ``BadInput`` (one red line, exit code 2). A truncated file is analysed
+    as far as it goes, with one warning line on stderr (exit code 0)."""
+    from harness.analysis import analyze_file, command
+
+    res = analyze_file(file)
+    warning = command.truncation_warning(file, res)
+    if warning:
+        click.secho(warning, fg="yellow", err=True)
+    if fmt == "json":
+        click.echo(command.as_json(res))
+    elif fmt == "csv":
+        click.echo(command.as_csv(res), nl=False)
+    else:
+        from rich.console import Console
+
+        Console(width=100).print(command.as_table(res))
+        click.echo(command.summary_line(res))
 
 
 @main.command()
@@ -93,13 +108,17 @@ def call(target: str, out_dir: Path, registrar: str | None, username: str | None
          credentials_file: Path | None,
          ring_timeout_s: float, max_call_s: float, dtmf: str | None, dtmf_after_s: float, bind: str | None) -> None:
     """Place one call to TARGET (a SIP URI), record it, and print a one-line summary."""
-    from harness.sip.probe import probe
+    from harness.sip.probe import infra_failure, probe, summary_line
 
-    code = probe(target, out_dir, registrar=registrar, username=username, password_env=password_env,
-                 credentials_file=credentials_file,
-                 ring_timeout_s=ring_timeout_s, max_call_s=max_call_s, dtmf=dtmf, dtmf_after_s=dtmf_after_s,
-                 bind=bind)
-    sys.exit(code)
+    rec = probe(target, out_dir, registrar=registrar, username=username, password_env=password_env,
+                credentials_file=credentials_file,
+                ring_timeout_s=ring_timeout_s, max_call_s=max_call_s, dtmf=dtmf, dtmf_after_s=dtmf_after_s,
+                bind=bind)
+    click.echo(summary_line(rec, out_dir))
+    failure = infra_failure(rec)
+    if failure:
+        click.secho(f"harness: error: {failure}", fg="red", err=True)
+    sys.exit(EXIT_INFRA if failure else EXIT_OK)
 
 
 @main.command()
@@ -131,9 +150,14 @@ def run(campaign_file: Path, resume: bool, host: str | None, change_host: bool, 
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
     """Check campaign files (and lab hotline files under scenarios/lab/) without calling anyone."""
-    from harness.campaign.command import validate_command
+    from harness.validate import validate_lines
 
-    sys.exit(validate_command(list(files)))
+    ok, errors, code = validate_lines(list(files))
+    for line in ok:
+        print(line)
+    for line in errors:
+        print(line, file=sys.stderr)
+    sys.exit(code)
 
 
 @main.command()

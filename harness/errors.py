@@ -1,10 +1,14 @@
 """The error tree and the exit codes it maps to.
 
     HarnessError            exit 3 (a failure of the machinery; never 1, which means thresholds)
-     ├── ThresholdFailed    exit 1 (a CI threshold was exceeded; the only error that exits 1)
      ├── BadInput           exit 2 (a file, option or recording the user gave is unusable)
      └── InfraError         exit 3 (SIP, registration, network or worker failure)
-          └── DialError     exit 3 (one call could not be placed)
+
+Exit 1 is a verdict, not an error: ``harness report`` wrote its report and a CI threshold was
+exceeded, so ``build_report`` returns ``EXIT_THRESHOLDS`` as its result's ``exit_code`` and the
+CLI exits with it. No error exits 1, so a failure of the harness never reads as a failed gate.
+
+A call that could not be placed is not an error either: its ``CallRecord`` says why (``error``).
 
 Foreign errors (pjsua2's ``pj.Error``, OSError, pydantic's ValidationError) are
 translated into these at the boundary, keeping the cause (``raise ... from exc``).
@@ -28,12 +32,6 @@ class HarnessError(Exception):
     exit_code = EXIT_INFRA
 
 
-class ThresholdFailed(HarnessError):
-    """A CI threshold (e.g. drop rate) was exceeded."""
-
-    exit_code = EXIT_THRESHOLDS
-
-
 class BadInput(HarnessError):
     """The user's input (file, option, recording) cannot be used as given."""
 
@@ -45,6 +43,3 @@ class InfraError(HarnessError):
 
     exit_code = EXIT_INFRA
 
-
-class DialError(InfraError):
-    """One call could not be placed at all (e.g. transport or authentication failure)."""

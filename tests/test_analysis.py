@@ -19,8 +19,6 @@ from needs import require
 from harness.analysis import (
     DEFAULT,
     AnalysisParams,
-    Label,
-    Segment,
     analyze_file,
     analyze_samples,
     analyzer_id,
@@ -30,6 +28,7 @@ from harness.analysis.evaluate import boundary_errors, confusion, frame_codes, s
 from harness.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from harness.bench.synth import staccato
 from harness.cli import main
+from harness.vocab import Label, Segment
 
 ONSET_TOL_S = 0.05
 

@@ -33,8 +33,8 @@ import soundfile as sf
 from conftest import MEDIA_DIR, ROOT, Lab
 from needs import require
 
-from harness.clock import parse_utc
 from harness.audio.g711 import ulaw_decode, ulaw_encode
+from harness.clock import parse_utc
 
 pytestmark = [pytest.mark.sip, pytest.mark.timeout(120)]
 

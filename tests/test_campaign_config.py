@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign import Outcome, load_campaign, validate_files
+from harness.campaign import load_campaign
 from harness.errors import BadInput
+from harness.validate import validate_files
+from harness.vocab import Outcome
 
 GOOD = """\
 campaign: bank-survey
@@ -38,7 +40,6 @@ redial:
   delay_s: 2
 thresholds: {drop_rate_max: 0.03, per_hotline: true}
 loss_model: {redial_propensity: [0.82, 0.54, 0.02]}
-lab: true
 """
 
 MINIMAL = """\
@@ -63,7 +64,7 @@ def test_good_file_loads(tmp_path: Path) -> None:
     assert [h.target for h in c.hotlines] == ["sip:1001@127.0.0.1:5060", "sip:1002@127.0.0.1:5060"]
     assert c.redial.on == [Outcome.GENTLE_DISCONNECT, Outcome.DROPPED_SILENT, Outcome.GAVE_UP_ON_HOLD]
     assert c.call.max_hold_s == 90 and c.call.dtmf == "1#"
-    assert c.thresholds.drop_rate_max == 0.03 and c.lab is True
+    assert c.thresholds.drop_rate_max == 0.03
     assert c.account is not None and c.account.to_seam().password_env == "SHOPPER_PASSWORD"
     assert c.hotline("bank_b").name == "Bank B"
 
@@ -78,7 +79,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert c.redial.on == [Outcome.GENTLE_DISCONNECT, Outcome.DROPPED_SILENT]
     assert (c.redial.max_attempts, c.redial.delay_s) == (3, 2)
     assert c.loss_model.redial_propensity == [0.82, 0.54, 0.02]
-    assert c.thresholds.drop_rate_max is None and c.account is None and c.lab is False
+    assert c.thresholds.drop_rate_max is None and c.account is None
 
 
 def _replace(old: str, new: str) -> str:
@@ -118,7 +119,7 @@ BAD = [
      "thresholds.drop_rate_max: Input should be less than or equal to 1"),
     (_replace("[0.82, 0.54, 0.02]", "[0.82, 54, 0.02]"), 28,
      "loss_model.redial_propensity: redial_propensity[1] = 54 is not a fraction"),
-    (_replace("lab: true", "labs: true"), 29, "labs: unknown field (allowed: account, bind, call, campaign,"),
+    (GOOD + "labs: true\n", 29, "labs: unknown field (allowed: account, bind, call, campaign,"),
 ]
 
 

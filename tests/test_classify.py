@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.analysis import Label, Segment
-from harness.campaign import CallRules, Outcome, classify
+from harness.campaign import CallRules, classify
 from harness.campaign.classify import speech_runs
-from harness.sip.seam import CallEvent, CallRecord, DisconnectBy
+from harness.vocab import CallEvent, CallRecord, DisconnectBy, Label, Outcome, Segment
 
 RULES = CallRules()
 EPS = 0.01

@@ -17,10 +17,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.campaign import Outcome
 from harness.errors import BadInput
-from harness.evidence import (COLUMNS, HEADER_HASH, US, EvidenceWriter, read_evidence, row_hash, sha256_file,
-                              verify_evidence, write_manifest)
+from harness.evidence import (
+    COLUMNS,
+    HEADER_HASH,
+    US,
+    EvidenceWriter,
+    read_evidence,
+    row_hash,
+    sha256_file,
+    verify_evidence,
+    write_manifest,
+)
+from harness.vocab import Outcome
 
 ANALYZER = "harness-phases/1.0/abcd"
 

@@ -24,7 +24,7 @@ from types import FrameType
 
 import pytest
 
-from harness.campaign import validate_files
+from harness.validate import validate_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "scenarios" / "ten-hotline-survey.yaml"

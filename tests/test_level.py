@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 from audio_synth import SR, moh, pcm16, real, tone, zeros
 
-from harness.analysis import DEFAULT, Label
+from harness.analysis import DEFAULT
 from harness.analysis.frames import frame_evidence, to_analysis_rate
 from harness.analysis.segmenter import CODE, activity
 from harness.audio.level import AUDIBLE, audible_frames, first_audible_s
+from harness.vocab import Label
 
 
 def test_the_analyzer_parameters_are_the_audibility_defaults() -> None:

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from harness.digest import sha256_file
 from harness.audio.wav import open_in_process, wav_duration_s, wav_header_consistent, wav_info
+from harness.digest import sha256_file
 from harness.sip.pool import WorkerPool
-from harness.sip.seam import CallSpec, DisconnectBy
+from harness.vocab import CallSpec, DisconnectBy
 
 pytestmark = pytest.mark.sip
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.digest import sha256_file
 from harness.audio.wav import wav_duration_s, wav_header_consistent
+from harness.digest import sha256_file
 from harness.sip.pjsua_adapter import SipEngine
-from harness.sip.seam import CallRecord, CallSpec, DisconnectBy
+from harness.vocab import CallRecord, CallSpec, DisconnectBy
 
 pytestmark = [pytest.mark.sip, pytest.mark.timeout(120)]
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign.classify import Outcome
 from harness.campaign.config import Campaign
 from harness.campaign.plan import (
     FAILURES_BEFORE_STOP,
@@ -26,7 +25,7 @@ from harness.campaign.runner import Journal, resume_hint, run_campaign
 from harness.clock import Clock, utc_iso
 from harness.errors import BadInput, InfraError
 from harness.evidence import read_evidence, sha256_file, verify_evidence
-from harness.sip.seam import CallEvent, CallRecord, CallSpec, DisconnectBy
+from harness.vocab import CallEvent, CallRecord, CallSpec, DisconnectBy, Outcome
 
 
 def campaign(**over: object) -> Campaign:

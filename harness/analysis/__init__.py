@@ -1,7 +1,8 @@
 """Phase analysis: what the caller heard, as a timeline of labelled segments.
 
-    from harness.analysis import analyze_samples, analyze_file, AnalysisParams, Segment, Label
+    from harness.analysis import analyze_samples, analyze_file, AnalysisParams
 
+The labels and segments it returns are ``harness.vocab.Label`` and ``harness.vocab.Segment``.
 ``analyze_samples`` takes samples in memory, ``analyze_file`` reads a WAV in blocks with flat
 memory; both hand the speech model (loaded once from ``speech_model.json``) to the pure core
 (``frames``, ``tones``, ``segmenter``), which does no I/O. Every threshold is in ``AnalysisParams`` (defaults: ``DEFAULT``);
@@ -12,14 +13,12 @@ from harness.analysis.model import (
     DEFAULT,
     AnalysisParams,
     AnalysisResult,
-    Label,
-    Segment,
     analyzer_id,
     summarize,
 )
 from harness.analysis.wavfile import analyze_file, analyze_samples
 
 __all__ = [
-    "DEFAULT", "AnalysisParams", "AnalysisResult", "Label", "Segment",
+    "DEFAULT", "AnalysisParams", "AnalysisResult",
     "analyze_file", "analyze_samples", "analyzer_id", "summarize",
 ]

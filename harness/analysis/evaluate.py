@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.analysis.model import Label, Segment
+from harness.vocab import TONE_LABELS, Label, Segment
 
 LABELS = list(Label)
-TONE_LABELS = (Label.RINGBACK, Label.BUSY_TONE, Label.SIT, Label.DTMF, Label.TONE)
 # boundary event -> (label of the predicted segment, which edge)
 EVENT_EDGES = {
     "music_start": (Label.MUSIC, "start"), "music_end": (Label.MUSIC, "end"),

@@ -1,4 +1,6 @@
-"""Labels, segments, parameters and the analyzer id: the data the phase analysis returns.
+"""Parameters, the analyzer id and the result of one file's phase analysis.
+
+The labels and segments it returns are shared vocabulary (``harness.vocab``).
 
 Every threshold of the analysis lives in ``AnalysisParams``; its defaults are declared
 here once. ``analyzer_id(params)`` names the analyzer version and a hash of the
@@ -10,38 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from enum import Enum
 
 from harness.audio.level import AUDIBLE, Audibility
+from harness.vocab import Label, Segment
 
 ANALYZER_NAME = "harness-phases"
 ANALYZER_VERSION = "1.6"
-
-
-class Label(str, Enum):
-    """What the caller heard during a segment (values are a contract: they go into JSON/CSV)."""
-
-    SILENCE = "silence"
-    MUSIC = "music"
-    SPEECH = "speech"
-    RINGBACK = "ringback"
-    BUSY_TONE = "busy_tone"
-    SIT = "sit"
-    DTMF = "dtmf"
-    TONE = "tone"
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One labelled stretch of the recording, in seconds from its start."""
-
-    start_s: float
-    end_s: float
-    label: Label
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
 
 
 @dataclass(frozen=True)

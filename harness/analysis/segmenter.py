@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.analysis.frames import N_BANDS, FrameEvidence, frame_evidence, to_analysis_rate
-from harness.analysis.model import DEFAULT, AnalysisParams, Label, Segment
+from harness.analysis.model import DEFAULT, AnalysisParams
 from harness.analysis.tones import find_bursts, name_bursts
 from harness.audio.level import audible_frames, hysteresis
+from harness.vocab import Label, Segment
 
 if TYPE_CHECKING:
     from harness.analysis.speech_model import SpeechModel

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.analysis.frames import FrameEvidence
-from harness.analysis.model import AnalysisParams, Label
+from harness.analysis.model import AnalysisParams
+from harness.vocab import Label
 
 DTMF_LOW_HZ = (697.0, 770.0, 852.0, 941.0)
 DTMF_HIGH_HZ = (1209.0, 1336.0, 1477.0, 1633.0)

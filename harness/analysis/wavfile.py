@@ -22,9 +22,10 @@ import soundfile as sf
 
 from harness.analysis import speech_model
 from harness.analysis.frames import SUPPORTED_RATES_HZ, frame_evidence, to_analysis_rate
-from harness.analysis.model import DEFAULT, AnalysisParams, AnalysisResult, Segment, analyzer_id, summarize
+from harness.analysis.model import DEFAULT, AnalysisParams, AnalysisResult, analyzer_id, summarize
 from harness.analysis.segmenter import frame_labels, label_samples, labels_to_segments
 from harness.errors import BadInput
+from harness.vocab import Segment
 
 # 300 s blocks at the analysis rate: each block pays 2 x MARGIN_S of context, so 120 s blocks
 # cost a third more CPU (a 60-minute file 850x real time instead of 1275x; docs/BENCHMARKS.md,

@@ -32,7 +32,7 @@ from harness.analysis.evaluate import (
     tone_hits,
 )
 from harness.analysis.frames import to_analysis_rate
-from harness.analysis.model import DEFAULT, Label, Segment, analyzer_id
+from harness.analysis.model import DEFAULT, analyzer_id
 from harness.analysis.segmenter import CODE
 from harness.analysis.wavfile import analyze_file, read_samples
 from harness.bench.synth import (
@@ -44,6 +44,7 @@ from harness.bench.synth import (
     load_8k,
     through_codec,
 )
+from harness.vocab import Label, Segment
 
 SP, SI, MU = int(CODE[Label.SPEECH]), int(CODE[Label.SILENCE]), int(CODE[Label.MUSIC])
 

@@ -38,7 +38,7 @@ from typing import Self
 
 from harness.clock import parse_utc
 from harness.errors import BadInput, HarnessError
-from harness.sip.seam import CallRecord, CallSpec, DisconnectBy
+from harness.vocab import CallRecord, CallSpec, DisconnectBy
 
 # The lab runner (numpy, soundfile, asyncio) and the pool are imported where they are used, so that
 # a module that imports this one for its figures (the tests, the bench's option table) stays light.

@@ -53,7 +53,12 @@ def run(args: argparse.Namespace) -> int:
 
 def score(set_dirs: list[Path]) -> None:
     """Print the analyzer id, then the scores of each set folder (see the module docstring)."""
-    from harness.analysis import Label, Segment, analyze_file, analyzer_id
+    from harness.analysis import analyze_file, analyzer_id
+
+    try:
+        from harness.vocab import Label, Segment
+    except ImportError:  # an older tree given with --tree keeps them in harness.analysis
+        from harness.analysis import Label, Segment  # type: ignore[attr-defined,no-redef]
     from harness.analysis.evaluate import boundary_errors, confusion, frame_codes
 
     mu, sp = list(Label).index(Label.MUSIC), list(Label).index(Label.SPEECH)

@@ -26,7 +26,6 @@ import numpy as np
 import soundfile as sf
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from harness.analysis.model import Label
 from harness.analysis.tones import BUSY_ONLY_HZ, DTMF_HIGH_HZ, DTMF_LOW_HZ, RINGBACK_ONLY_HZ, SIT_HZ
 from harness.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from harness.errors import BadInput
@@ -42,6 +41,7 @@ from harness.packaged_audio import (
     SPANISH_CO,
     moh_tracks,
 )
+from harness.vocab import Label
 from harness.yamlfile import load_model
 
 SR = 8000

@@ -9,15 +9,13 @@ a dialer and a clock) lives apart.
 
 from __future__ import annotations
 
-from harness.campaign.classify import CallRules, Classification, Outcome, classify
-from harness.campaign.config import Campaign, load_campaign, validate_files
+from harness.campaign.classify import CallRules, Classification, classify
+from harness.campaign.config import Campaign, load_campaign
 
 __all__ = [
     "CallRules",
     "Campaign",
     "Classification",
-    "Outcome",
     "classify",
     "load_campaign",
-    "validate_files",
 ]

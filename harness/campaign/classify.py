@@ -19,28 +19,12 @@ from typing import Protocol
 from pydantic import Field, model_validator
 
 from harness.schema import StrictModel
-from harness.sip.seam import CallRecord, DisconnectBy
-
-
-class Outcome(str, Enum):
-    """What happened to a call attempt (values are a contract: they go into the CSV unchanged)."""
-
-    BUSY = "busy"
-    NO_ANSWER = "no_answer"
-    REJECTED = "rejected"
-    ERROR = "error"
-    GENTLE_DISCONNECT = "gentle_disconnect"
-    DROPPED_SILENT = "dropped_silent"
-    GAVE_UP_ON_HOLD = "gave_up_on_hold"
-    AGENT_REACHED = "agent_reached"
-
+from harness.vocab import TONE_LABELS, CallRecord, DisconnectBy, Label, Outcome
 
 BUSY_CODES = frozenset({486, 600})
 NO_ANSWER_CODES = frozenset({408, 480})
 REQUEST_TERMINATED = 487  # the answer to our CANCEL at the ring timeout
-TONE_LABELS = frozenset({"ringback", "busy_tone", "sit", "dtmf", "tone"})
-KNOWN_LABELS = TONE_LABELS | {"silence", "music", "speech"}
-
+_TONES = frozenset(TONE_LABELS)
 
 CUT_BY_HANGUP_S = 0.3  # a speech run ending this close to our hang-up was cut by it
 
@@ -83,7 +67,7 @@ class CallRules(StrictModel):
 
 
 class SegmentLike(Protocol):
-    """A labelled stretch of the recording (``harness.analysis.Segment`` fits)."""
+    """A labelled stretch of the recording (``harness.vocab.Segment`` fits)."""
 
     @property
     def start_s(self) -> float: ...  # pragma: no cover - protocol
@@ -118,18 +102,20 @@ class Classification:
 class _Span:
     start_s: float  # INVITE time
     end_s: float
-    label: str
+    label: Label
 
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
 
-def _label(value: object) -> str:
-    text = value.value if isinstance(value, Enum) else value
-    if not isinstance(text, str) or text not in KNOWN_LABELS:
-        raise ValueError(f"unknown segment label {value!r} (allowed: {', '.join(sorted(KNOWN_LABELS))})")
-    return text
+def _label(value: object) -> Label:
+    """A segment's label as a ``Label``, from the enum or its string value."""
+    try:
+        return Label(value.value if isinstance(value, Enum) else value)
+    except ValueError:
+        allowed = ", ".join(sorted(lab.value for lab in Label))
+        raise ValueError(f"unknown segment label {value!r} (allowed: {allowed})") from None
 
 
 def _to_invite_time(record: CallRecord, segments: Sequence[SegmentLike]) -> list[_Span]:
@@ -151,7 +137,7 @@ def _clip(spans: list[_Span], lo: float, hi: float | None) -> list[_Span]:
     return out
 
 
-def _total(spans: list[_Span], labels: frozenset[str] | set[str]) -> float:
+def _total(spans: list[_Span], labels: frozenset[Label] | set[Label]) -> float:
     return sum(s.duration_s for s in spans if s.label in labels)
 
 
@@ -159,7 +145,7 @@ def speech_runs(spans: list[_Span], join_gap_s: float) -> list[tuple[float, floa
     """Speech segments joined across gaps shorter than ``join_gap_s``: [(start_s, end_s)]."""
     runs: list[list[float]] = []
     for s in spans:
-        if s.label != "speech":
+        if s.label != Label.SPEECH:
             continue
         if runs and s.start_s - runs[-1][1] < join_gap_s:
             runs[-1][1] = max(runs[-1][1], s.end_s)
@@ -174,7 +160,7 @@ def _find_agent(after: list[_Span], ended_s: float, by: DisconnectBy,
     runs = speech_runs(after, rules.agent_join_gap_s)
     if not runs:
         return None, "no speech after the answer"
-    music_end = max((s.end_s for s in after if s.label == "music"), default=None)
+    music_end = max((s.end_s for s in after if s.label == Label.MUSIC), default=None)
     long_runs = [r for r in runs if r[1] - r[0] >= rules.agent_min_speech_s]
     why = f"no speech run of {rules.agent_min_speech_s:g} s or more"
     lengths = [b - a for a, b in long_runs]
@@ -223,9 +209,9 @@ def classify(record: CallRecord, segments: Sequence[SegmentLike], rules: CallRul
     early = _clip(spans, 0.0, end_of_ring) if end_of_ring is not None else list(spans)
     early_media_s = sum(s.duration_s for s in early)
     after = _clip(spans, answered, ended) if answered is not None else []
-    music_s = _total(after, {"music"})
-    speech_s = _total(after, {"speech"})
-    first_speech = next((s.start_s for s in after if s.label == "speech"), None)
+    music_s = _total(after, {Label.MUSIC})
+    speech_s = _total(after, {Label.SPEECH})
+    first_speech = next((s.start_s for s in after if s.label == Label.SPEECH), None)
 
     agent_start: float | None = None
     outcome, reason = _signalling_outcome(record, early)
@@ -257,8 +243,8 @@ def classify(record: CallRecord, segments: Sequence[SegmentLike], rules: CallRul
         early_media_s=early_media_s,
         music_s=music_s,
         speech_s=speech_s,
-        silence_s=_total(after, {"silence"}),
-        tone_s=_total(after, TONE_LABELS),
+        silence_s=_total(after, {Label.SILENCE}),
+        tone_s=_total(after, _TONES),
         first_speech_s=None if first_speech is None or answered is None else first_speech - answered,
         agent_start_s=agent_start,
         billed_s=None if answered is None or ended is None else ended - answered,
@@ -277,7 +263,7 @@ def _signalling_outcome(record: CallRecord, early: list[_Span]) -> tuple[Outcome
         return Outcome.ERROR, "no final SIP response"
     if status in BUSY_CODES:
         return Outcome.BUSY, f"final {status}"
-    busy_tone_s = _total(early, {"busy_tone"})
+    busy_tone_s = _total(early, {Label.BUSY_TONE})
     if busy_tone_s > 0:
         return Outcome.BUSY, f"busy tone in early media ({busy_tone_s:.1f} s), final {status}"
     cancelled = (any(e.type == "cancel_sent" for e in record.events)

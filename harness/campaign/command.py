@@ -1,4 +1,4 @@
-"""The I/O edge of ``harness run``, ``harness validate`` and ``harness verify``."""
+"""The I/O edge of ``harness run`` and ``harness verify``."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from harness.campaign.config import Campaign, load_campaign, validate_files
+from harness.campaign.config import Campaign, load_campaign
 from harness.campaign.runner import RunResult, run_campaign
 from harness.errors import BadInput
 from harness.evidence import verify_evidence
-from harness.yamlfile import one_line
-
-MAX_LINE_CHARS = 4000  # one_line's cut, well above any message validate writes
 
 
 def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -74,21 +71,6 @@ def print_head(manifest: Path) -> None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return  # no manifest written: the run's error says why
     print(f"head hash: {head} (publish it; check with: harness verify {evidence} --head {head})")
-
-
-def validate_command(files: list[Path]) -> int:
-    """Validate campaign/lab files; one line per file; 0 all good, 2 any bad."""
-    if not files:
-        raise BadInput("give at least one file, e.g. harness validate scenarios/*.yaml")
-    errors: list[str] = []
-    for f in files:  # one file at a time: a file name may itself hold ':' or a newline
-        found = validate_files([f])
-        errors += found
-        if not found:
-            print(f"{f}: ok")
-    for e in errors:
-        print(f"harness: error: {one_line(e, MAX_LINE_CHARS)}", file=sys.stderr)
-    return 2 if errors else 0
 
 
 def verify_command(evidence: Path, check_recordings: bool, manifest: Path | None, *, head: str | None = None,

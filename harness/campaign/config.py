@@ -20,11 +20,12 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from harness.campaign.classify import CallRules, Outcome
+from harness.campaign.classify import CallRules
 from harness.errors import BadInput
 from harness.schema import StrictModel
 from harness.sip.seam import Account
 from harness.sip.uri import check_hostport, check_ip, check_sip_uri, env_name_problem
+from harness.vocab import DEFAULT_REDIAL_PROPENSITY, Outcome
 from harness.yamlfile import load_model
 
 BARE_NUMBER = re.compile(r"^[0-9A-Za-z_+*#.-]+$")
@@ -140,7 +141,8 @@ class Thresholds(_Strict):
 class LossModel(_Strict):
     """Share of callers who redial after their 1st, 2nd, 3rd... drop (used by the report)."""
 
-    redial_propensity: list[float] = Field(default_factory=lambda: [0.82, 0.54, 0.02], min_length=1)
+    redial_propensity: list[float] = Field(default_factory=lambda: list(DEFAULT_REDIAL_PROPENSITY),
+                                          min_length=1)
 
     @field_validator("redial_propensity")
     @classmethod
@@ -169,7 +171,6 @@ class Campaign(_Strict):
     redial: Redial = Field(default_factory=Redial)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     loss_model: LossModel = Field(default_factory=LossModel)
-    lab: bool = Field(default=False, description="this campaign calls the embedded lab PBX")
 
     @model_validator(mode="before")
     @classmethod
@@ -240,24 +241,3 @@ class Campaign(_Strict):
 def load_campaign(path: Path) -> Campaign:
     """Load and validate a campaign file (BadInput: ``file:line: field.path: message``)."""
     return load_model(path, Campaign)
-
-
-def is_lab_file(path: Path) -> bool:
-    """Lab hotline declarations live in ``scenarios/lab/``; everything else is a campaign."""
-    return path.parent.name == "lab"
-
-
-def validate_files(paths: list[Path]) -> list[str]:
-    """Validate each file (campaign, or lab hotlines under ``lab/``); one error line per bad file."""
-    from harness.lab.scenario import LabConfig
-
-    errors = []
-    for path in paths:
-        try:
-            if is_lab_file(path):
-                load_model(path, LabConfig)
-            else:
-                load_campaign(path)
-        except BadInput as exc:
-            errors.append(str(exc))
-    return errors

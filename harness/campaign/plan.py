@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.campaign.classify import Outcome
 from harness.campaign.config import Campaign
 from harness.errors import BadInput
+from harness.vocab import Outcome
 
 FAILURES_BEFORE_STOP = 5  # calls failing in a row, none through yet: stop rather than hammer on
 

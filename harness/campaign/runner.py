@@ -57,7 +57,7 @@ from harness.digest import sha256_file
 from harness.errors import BadInput, HarnessError, InfraError
 from harness.evidence import EvidenceWriter, write_manifest
 from harness.sip.pool import recovered_record
-from harness.sip.seam import CallRecord, CallSpec
+from harness.vocab import CallRecord, CallSpec
 
 CUT_OFF = "cut off mid-call: the run stopped before this call ended"
 

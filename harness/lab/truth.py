@@ -22,7 +22,7 @@ import numpy as np
 from harness.audio.level import first_audible_s
 from harness.clock import parse_utc
 from harness.lab.rtp import SAMPLE_RATE_HZ
-from harness.sip.seam import CallRecord
+from harness.vocab import CallRecord, Outcome
 
 log = logging.getLogger("harness.lab")
 
@@ -150,13 +150,13 @@ def expected_outcome(truth: dict) -> str:
     kinds = {p["kind"] for p in truth["phases"]}
     if truth["answered_at"] is None:
         if truth["final_code"] in (486, 600):
-            return "busy"
+            return Outcome.BUSY.value
         if truth["final_code"] in (487, 408, 480):
-            return "no_answer"
-        return "rejected"
+            return Outcome.NO_ANSWER.value
+        return Outcome.REJECTED.value
     if truth["hangup_by"] == "lab":
-        return "gentle_disconnect" if kinds & {"music", "speech"} else "dropped_silent"
-    return "agent_reached" if "agent" in kinds else "gave_up_on_hold"
+        return Outcome.GENTLE_DISCONNECT.value if kinds & {"music", "speech"} else Outcome.DROPPED_SILENT.value
+    return Outcome.AGENT_REACHED.value if "agent" in kinds else Outcome.GAVE_UP_ON_HOLD.value
 
 
 @dataclass

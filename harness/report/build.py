@@ -14,7 +14,7 @@ from harness.errors import EXIT_OK, EXIT_THRESHOLDS, BadInput
 from harness.report import plots
 from harness.report.evidence_io import call_segments, read_evidence
 from harness.report.render import Context, headline_frame, render_html, render_markdown, text_table
-from harness.report.tables import DEFAULT_REDIAL_PROPENSITY, Tables, build_tables
+from harness.report.tables import Tables, build_tables
 from harness.report.thresholds import (
     Check,
     check_thresholds,
@@ -22,6 +22,7 @@ from harness.report.thresholds import (
     thresholds_from_campaign,
     write_junit,
 )
+from harness.vocab import DEFAULT_REDIAL_PROPENSITY
 
 
 @dataclass

@@ -6,6 +6,10 @@ follows or where it differs.
 
 from __future__ import annotations
 
+from harness.vocab import DEFAULT_REDIAL_PROPENSITY
+
+_DEFAULT_PROPENSITY = ", ".join(f"{p * 100:g}%" for p in DEFAULT_REDIAL_PROPENSITY)
+
 DEFINITIONS: tuple[tuple[str, str, str], ...] = (
     ("attempts", "evidence rows (call attempts, INVITEs sent) of the hotline",
      "ITU-T E.411 / RFC 6076 denominator: one INVITE per attempt"),
@@ -43,7 +47,8 @@ DEFINITIONS: tuple[tuple[str, str, str], ...] = (
      "dropped attempts in one chain", "survey practice; no standard counterpart"),
     ("loss_share [low, high]",
      "expected share of callers lost to drops: the k-th call drops with the ladder's conditional drop "
-     "rate at k, after the k-th drop the caller redials with the propensity p_k (default 82%, 54%, 2%), "
+     "rate at k, after the k-th drop the caller redials with the propensity p_k "
+     f"(default {_DEFAULT_PROPENSITY}), "
      "the last stage repeats; bounds use each rate's 95% bounds",
      "projection from the published survey's redial propensities; not a measured figure"),
     ("redial ladder: reached, dropped, conditional_drop_rate, never_agent_share",

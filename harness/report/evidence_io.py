@@ -19,6 +19,7 @@ import pandas as pd
 
 from harness.errors import BadInput
 from harness.evidence import COLUMNS
+from harness.vocab import Outcome
 
 #: the evidence contract: these columns, in this order; one list, harness.evidence's
 REQUIRED_COLUMNS: tuple[str, ...] = COLUMNS
@@ -29,11 +30,8 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
 #: optional columns the report uses when present
 OPTIONAL_NUMERIC: tuple[str, ...] = ("agent_start_s",)
 
-OUTCOMES: tuple[str, ...] = (
-    "busy", "no_answer", "rejected", "error", "gentle_disconnect", "dropped_silent", "gave_up_on_hold",
-    "agent_reached",
-)
-DROP_OUTCOMES: tuple[str, ...] = ("gentle_disconnect", "dropped_silent")
+OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
+DROP_OUTCOMES: tuple[str, ...] = (Outcome.GENTLE_DISCONNECT.value, Outcome.DROPPED_SILENT.value)
 
 
 def _bad(path: Path, row: int | None, text: str) -> BadInput:

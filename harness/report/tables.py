@@ -15,9 +15,8 @@ import pandas as pd
 
 from harness.report.evidence_io import DROP_OUTCOMES, OUTCOMES
 from harness.report.stats import ratio, wilson
+from harness.vocab import DEFAULT_REDIAL_PROPENSITY
 
-#: the published survey: share of callers who redial after their 1st, 2nd, 3rd drop
-DEFAULT_REDIAL_PROPENSITY: tuple[float, ...] = (0.82, 0.54, 0.02)
 #: hotline_id of the row that pools every hotline
 ALL = "ALL"
 

@@ -1,8 +1,8 @@
 """The pjsua2 adapter: the only module that imports ``pjsua2``.
 
-One ``SipEngine`` owns one pjsua2 Endpoint (one process, at most 4 calls: the
-wheel's compile-time PJSUA_MAX_CALLS). It is pumped from a single thread
-(``threadCnt=0``, ``mainThreadOnly=True``) through ``poll``. Every SIP message
+One ``SipEngine`` owns one pjsua2 Endpoint (one process, at most
+``seam.MAX_CALLS_PER_PROCESS`` calls: the wheel's compile-time PJSUA_MAX_CALLS). It is
+pumped from a single thread (``threadCnt=0``, ``mainThreadOnly=True``) through ``poll``. Every SIP message
 pjsua logs is captured, split per Call-ID into ``<call_uid>.sip.log`` (with
 Authorization values masked) and turned into the call's signalling timeline.
 
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import re
 import stat
@@ -46,13 +45,14 @@ from pathlib import Path
 
 import pjsua2 as pj
 
-from harness.clock import utc_iso
-from harness.errors import BadInput, DialError, InfraError
 from harness.audio.wav import open_in_process, wav_duration_s, wav_header_consistent
-from harness.sip.seam import Account, CallEvent, CallRecord, CallSpec, DisconnectBy
+from harness.clock import utc_iso
+from harness.errors import BadInput, InfraError
+from harness.sip.seam import MAX_CALLS_PER_PROCESS, Account
+from harness.sip.timeline import SipMsg, build_record, write_record
 from harness.sip.uri import env_name_problem, unset_env_message
+from harness.vocab import CallRecord, CallSpec
 
-MAX_CALLS_PER_ENGINE = 4
 CLOSE_LINGER_S = 2.0  # longest wait for the far end to complete our CANCEL/BYE before the call is written
 # Longest wait, from DISCONNECTED, for pjsua's media clock thread to close a call's WAV. It
 # normally takes one clock tick (measured 0-12 ms idle); the margin is for a starved machine.
@@ -146,24 +146,14 @@ def _quiet_stdout() -> Iterator[None]:
         os.close(devnull)
 
 
-@dataclass
-class _SipMsg:
-    mono_s: float
-    direction: str  # TX or RX
-    kind: str  # Request or Response
-    method: str
-    code: int | None
-    text: str
-
-
 class _LogSink(pj.LogWriter):
     """Receives pjsua's log; keeps SIP messages per Call-ID with the time they passed."""
 
     def __init__(self) -> None:
         super().__init__()
         self.lock = threading.Lock()
-        self.by_call_id: dict[str, list[_SipMsg]] = {}
-        self.other: list[_SipMsg] = []
+        self.by_call_id: dict[str, list[SipMsg]] = {}
+        self.other: list[SipMsg] = []
 
     def write(self, entry: pj.LogEntry) -> None:
         try:
@@ -181,7 +171,7 @@ class _LogSink(pj.LogWriter):
             else:
                 method = parts[0]
             cid = _CALLID_RE.search(msg)
-            item = _SipMsg(now, direction, kind, method, code, mask_auth(msg.rstrip()))
+            item = SipMsg(now, direction, kind, method, code, mask_auth(msg.rstrip()))
             with self.lock:
                 if cid:
                     self.by_call_id.setdefault(cid.group(1), []).append(item)
@@ -190,7 +180,7 @@ class _LogSink(pj.LogWriter):
         except Exception:  # noqa: BLE001, S110 - a callback must never raise into pjsua
             pass
 
-    def take(self, call_id: str) -> list[_SipMsg]:
+    def take(self, call_id: str) -> list[SipMsg]:
         with self.lock:
             return self.by_call_id.pop(call_id, [])
 
@@ -298,7 +288,7 @@ class SipEngine:
             cfg = pj.EpConfig()
             cfg.uaConfig.threadCnt = 0
             cfg.uaConfig.mainThreadOnly = True
-            cfg.uaConfig.maxCalls = MAX_CALLS_PER_ENGINE
+            cfg.uaConfig.maxCalls = MAX_CALLS_PER_PROCESS
             cfg.uaConfig.userAgent = "harness-mystery-shopper"
             self._sink = _LogSink()
             cfg.logConfig.writer = self._sink
@@ -415,7 +405,7 @@ class SipEngine:
         """Send the INVITE for ``spec``; the result comes back from ``poll``."""
         assert self._ep is not None and self._acc is not None, "start() first"
         # pjsua frees a call's slot at DISCONNECTED; a call still closing its dialog holds none.
-        if sum(1 for a in self._active.values() if a.disconnected_mono is None) >= MAX_CALLS_PER_ENGINE:
+        if sum(1 for a in self._active.values() if a.disconnected_mono is None) >= MAX_CALLS_PER_PROCESS:
             raise InfraError("this SIP worker already holds 4 calls")
         spec.out_dir.mkdir(parents=True, exist_ok=True)
         act = _Active(spec=spec, call=None, start_mono=time.monotonic(),
@@ -637,106 +627,6 @@ class SipEngine:
         path.write_text(rec.model_dump_json(indent=1))
 
 
-def build_record(spec: CallSpec, call_id: str | None, msgs: list[_SipMsg], act: _Active,
-                 utc, error: str | None) -> CallRecord:
-    """Turn captured SIP messages and call-state times into the call's ``CallRecord``."""
-    invite_tx = next((m for m in msgs if m.direction == "TX" and m.kind == "Request"
-                      and m.method == "INVITE"), None)
-    t0 = invite_tx.mono_s if invite_tx else act.start_mono
-    evs: list[tuple[float, str, int | None, str | None, str | None]] = []
-    seen: set[tuple[str, str, int | None]] = set()
-    for m in msgs:
-        key = (m.direction, m.method, m.code)
-        if m.kind == "Request":
-            if m.method == "INVITE" and m.direction == "TX":
-                sent = "invite_sent" if not any(e[1] == "invite_sent" for e in evs) else "invite_resent"
-                evs.append((m.mono_s, sent, None, None, None))
-            elif m.method in ("CANCEL", "BYE") and key not in seen:
-                by = "local" if m.direction == "TX" else "remote"
-                evs.append((m.mono_s, f"{m.method.lower()}_{'sent' if by == 'local' else 'received'}",
-                            None, None, by))
-            seen.add(key)
-            continue
-        if m.method != "INVITE" or m.direction != "RX" or key in seen:
-            continue
-        seen.add(key)
-        assert m.code is not None
-        if m.code < 200:
-            evs.append((m.mono_s, "provisional", m.code, _reason(m.text), None))
-        elif m.code < 300:
-            evs.append((m.mono_s, "answered", m.code, _reason(m.text), None))
-        elif m.code in (401, 407):
-            evs.append((m.mono_s, "auth_challenge", m.code, _reason(m.text), None))
-        else:
-            evs.append((m.mono_s, "final", m.code, _reason(m.text), None))
-    for mono, typ, code, reason in act.events:
-        evs.append((mono, typ, code, reason, None))
-    evs.sort(key=lambda e: e[0])
-    events = [CallEvent(t_s=round(mono - t0, 3), type=typ, code=code, reason=reason, utc=utc(mono), by=by)
-              for mono, typ, code, reason, by in evs]
-    answered = next((e for e in evs if e[1] == "answered"), None)
-    answered_mono = answered[0] if answered else act.answered_mono
-    # The call ends on the wire: our BYE/CANCEL, their BYE, or their final error response.
-    enders = [e[0] for e in evs if e[1] in ("bye_sent", "bye_received", "cancel_sent", "final")]
-    if answered_mono is not None:
-        # a 200 that crossed our CANCEL: the call was answered, then ended by the BYE that followed
-        enders = [t for t in enders if t >= answered_mono]
-    ended_mono = min(enders) if enders else act.disconnected_mono
-    if ended_mono is not None and act.disconnected_mono is not None:
-        ended_mono = min(ended_mono, act.disconnected_mono) if not enders else ended_mono
-    if answered_mono is not None and ended_mono is not None and ended_mono < answered_mono:
-        ended_mono = answered_mono  # never an end before the answer
-    # Who ended it: we did (our BYE, or our CANCEL at the ring timeout); the far end hung up
-    # an answered call; or nobody, for a call the far end refused (busy, reject) and that
-    # was therefore never connected (seam.DisconnectBy).
-    if act.local_hangup is not None:
-        disconnect_by = DisconnectBy.LOCAL
-    elif any(e[1] == "bye_received" for e in evs) or (
-            act.disconnected_mono is not None and answered_mono is not None):
-        disconnect_by = DisconnectBy.REMOTE
-    else:
-        disconnect_by = DisconnectBy.NONE
-    final_status = act.last_code
-    final_reason = act.last_reason
-    if answered_mono is not None:
-        final_status, final_reason = 200, "OK"
-    heard = any(m.direction == "RX" and m.kind == "Response" for m in msgs)
-    if not heard and act.disconnected_mono is not None and call_id and error is None:
-        # nothing ever came back: the status pjsua reports (e.g. 487 after our hang-up) is its own
-        n = sum(1 for e in evs if e[1] in ("invite_sent", "invite_resent"))
-        error = f"no response from {spec.target} ({n} INVITE{'s' if n != 1 else ''} sent)"
-        final_status, final_reason = None, "no response"
-    rec = CallRecord(
-        call_uid=spec.call_uid, sip_call_id=call_id, target=spec.target,
-        invite_at=utc(t0), invite_monotonic_s=round(t0, 6), events=events,
-        answered_s=None if answered_mono is None else round(answered_mono - t0, 3),
-        media_start_s=None if act.media_start_mono is None else round(act.media_start_mono - t0, 3),
-        ended_s=None if ended_mono is None else round(ended_mono - t0, 3),
-        final_status=final_status, final_reason=final_reason, disconnect_by=disconnect_by, error=error,
-    )
-    return rec
-
-
-def _reason(text: str) -> str | None:
-    for line in text.splitlines():
-        if line.startswith("SIP/2.0 "):
-            parts = line.split(" ", 2)
-            return parts[2].strip() if len(parts) > 2 else None
-    return None
-
-
-def write_record(record: CallRecord, out_dir: Path) -> Path:
-    """Write ``<call_uid>.events.json`` atomically (write, fsync, rename)."""
-    path = out_dir / f"{record.call_uid}.events.json"
-    tmp = path.with_suffix(".json.tmp")
-    with open(tmp, "w") as f:
-        f.write(record.model_dump_json(indent=1))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
-
-
 def place_one(spec: CallSpec, account: Account | None = None, poll_ms: int = 10,
               bind_address: str = "0.0.0.0") -> CallRecord:
     """Place one call in this process and block until it has ended (``harness call``)."""
@@ -754,18 +644,9 @@ def place_one(spec: CallSpec, account: Account | None = None, poll_ms: int = 10,
         engine.stop()
 
 
-def load_record(path: Path) -> CallRecord:
-    """Read an events file back (used by the pool to recover a dead worker's calls)."""
-    return CallRecord.model_validate(json.loads(path.read_text()))
-
-
 __all__ = [
-    "MAX_CALLS_PER_ENGINE",
-    "DialError",
     "SipEngine",
-    "load_record",
     "mask_auth",
     "place_one",
     "resolve_password",
-    "write_record",
 ]

@@ -1,6 +1,6 @@
 """The dialer: a pool of worker processes, each owning one pjsua2 Endpoint.
 
-pjsua2 holds at most four calls per process (measured, see DESIGN.md), so
+pjsua2 holds at most ``seam.MAX_CALLS_PER_PROCESS`` calls per process, so
 concurrency means processes. Each worker runs ``SipEngine`` on its own ports,
 pumps ``libHandleEvents`` on its one thread, takes ``CallSpec`` objects from its
 own task queue and sends finished ``CallRecord`` objects back on a shared result
@@ -26,11 +26,12 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from harness.errors import BadInput, HarnessError, InfraError
 from harness.audio.wav import repair_wav_header, wav_duration_s
-from harness.sip.seam import Account, CallRecord, CallSpec
+from harness.errors import BadInput, HarnessError, InfraError
+from harness.sip.seam import MAX_CALLS_PER_PROCESS, Account
+from harness.sip.timeline import write_record
+from harness.vocab import CallRecord, CallSpec
 
-CALLS_PER_WORKER = 4
 START_TIMEOUT_S = 20.0
 
 
@@ -108,8 +109,6 @@ def recovered_record(call_uid: str, target: str, out_dir: Path, why: str) -> Cal
 
 def recover_record(spec: CallSpec, why: str) -> CallRecord:
     """Rebuild the record of a call whose worker died and write it as the call's final events."""
-    from harness.sip.pjsua_adapter import write_record
-
     record = recovered_record(spec.call_uid, spec.target, spec.out_dir, why)
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     write_record(record, spec.out_dir)
@@ -118,20 +117,20 @@ def recover_record(spec: CallSpec, why: str) -> CallRecord:
 
 
 class WorkerPool:
-    """A pool of SIP worker processes (at most four calls each); implements the ``Dialer`` seam.
+    """A pool of SIP worker processes (``MAX_CALLS_PER_PROCESS`` calls each); implements the ``Dialer`` seam.
 
-    ``concurrency`` calls at once over ``ceil(concurrency / 4)`` workers. Use as a
+    ``concurrency`` calls at once over ``ceil(concurrency / MAX_CALLS_PER_PROCESS)`` workers. Use as a
     context manager; ``start`` raises ``InfraError`` (or ``BadInput``) when the
     workers cannot start or register, with the worker's one-line reason.
     """
 
     def __init__(self, account: Account | None = None, concurrency: int = 4, bind: str = "127.0.0.1",
-                 clock_rate_hz: int = 8000, calls_per_worker: int = CALLS_PER_WORKER) -> None:
+                 clock_rate_hz: int = 8000, calls_per_worker: int = MAX_CALLS_PER_PROCESS) -> None:
         if concurrency < 1:
             raise BadInput("concurrency must be at least 1")
         self.account = account or Account()
         self.concurrency = concurrency
-        self.calls_per_worker = min(calls_per_worker, CALLS_PER_WORKER)
+        self.calls_per_worker = min(calls_per_worker, MAX_CALLS_PER_PROCESS)
         self.bind = bind
         self.clock_rate_hz = clock_rate_hz
         self.n_workers = math.ceil(concurrency / self.calls_per_worker)

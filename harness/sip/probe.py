@@ -1,4 +1,5 @@
-"""``harness call``: one call, its three files, a one-line summary and an exit code."""
+"""``harness call``: one call placed after its options are checked, its three files, and what the CLI
+prints of it (a one-line summary; why it counts as a SIP/infrastructure failure, if it does)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import click
-
-from harness.errors import EXIT_INFRA, EXIT_OK, BadInput
-from harness.sip.seam import Account, CallRecord, CallSpec
+from harness.errors import BadInput
+from harness.sip.seam import Account
 from harness.sip.uri import PASSWORD_IN_URI, check_ip, check_sip_uri, env_name_problem
+from harness.vocab import CallRecord, CallSpec
 
 AUTH_FAILURE_CODES = (401, 403, 407)
 
@@ -67,8 +67,8 @@ def _check_option(option: str, value: str, check: Callable[[str], str], example:
 def probe(target: str, out_dir: Path, *, registrar: str | None, username: str | None, password_env: str | None,
           credentials_file: Path | None = None,
           ring_timeout_s: float, max_call_s: float, dtmf: str | None, dtmf_after_s: float,
-          bind: str | None) -> int:
-    """Place one call and return the exit code (0 completed, 3 SIP/infrastructure failure).
+          bind: str | None) -> CallRecord:
+    """Place one call and return its record once it has ended (its files are in ``out_dir``).
 
     Every option is checked before the SIP stack starts: a password inside a URI is
     refused (it would reach the events, the SIP log and the terminal), and nothing
@@ -91,10 +91,4 @@ def probe(target: str, out_dir: Path, *, registrar: str | None, username: str | 
                       credentials_file=credentials_file)
     spec = CallSpec(call_uid=new_call_uid(), target=target, out_dir=out_dir, ring_timeout_s=ring_timeout_s,
                     max_call_s=max_call_s, dtmf=dtmf, dtmf_after_s=dtmf_after_s)
-    rec = place_one(spec, account, bind_address=bind or default_bind(target))
-    click.echo(summary_line(rec, out_dir))
-    failure = infra_failure(rec)
-    if failure:
-        click.secho(f"harness: error: {failure}", fg="red", err=True)
-        return EXIT_INFRA
-    return EXIT_OK
+    return place_one(spec, account, bind_address=bind or default_bind(target))
