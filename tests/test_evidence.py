@@ -18,9 +18,18 @@ import numpy as np
 import pytest
 
 from harness.campaign import Outcome
+from harness.digest import sha256_file
 from harness.errors import BadInput
-from harness.evidence import (COLUMNS, HEADER_HASH, US, EvidenceWriter, read_evidence, row_hash, sha256_file,
-                              verify_evidence, write_manifest)
+from harness.evidence import (
+    COLUMNS,
+    HEADER_HASH,
+    US,
+    EvidenceWriter,
+    read_evidence,
+    row_hash,
+    verify_evidence,
+    write_manifest,
+)
 
 ANALYZER = "harness-phases/1.0/abcd"
 

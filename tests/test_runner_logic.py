@@ -21,8 +21,9 @@ from harness.campaign.runner import (
     resume_hint,
     run_campaign,
 )
+from harness.digest import sha256_file
 from harness.errors import BadInput, InfraError
-from harness.evidence import read_evidence, sha256_file, verify_evidence
+from harness.evidence import read_evidence, verify_evidence
 from harness.sip.seam import CallEvent, CallRecord, CallSpec, DisconnectBy
 
 

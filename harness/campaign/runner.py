@@ -42,8 +42,9 @@ from harness.analysis import analyze_file, analyzer_id
 from harness.campaign.classify import Classification, Outcome, classify
 from harness.campaign.config import Campaign
 from harness.clock import now_utc, utc_iso
+from harness.digest import sha256_file
 from harness.errors import BadInput, HarnessError, InfraError
-from harness.evidence import EvidenceWriter, read_evidence, sha256_file, write_manifest
+from harness.evidence import EvidenceWriter, read_evidence, write_manifest
 from harness.recording import wav_duration_s
 from harness.sip.pool import recovered_record
 from harness.sip.seam import CallRecord, CallSpec
