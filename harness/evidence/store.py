@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import hashlib
 import json
 import os
 import platform
@@ -250,11 +251,15 @@ class EvidenceWriter:
     moved to ``<file>.partial`` (appended, never lost) and cut from the CSV, so the chain
     continues from the last complete row; ``recovered_fragment`` holds what was moved.
     One writer at a time: the file is locked (BadInput if another process holds it).
+    The writer knows the file's bytes, so ``write_manifest(evidence=writer)`` anchors them
+    without reading the file again.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.recovered_fragment: str | None = None
+        self._sha = hashlib.sha256()  # of every byte the file holds, as read and then written
+        self._sha_exact = True
         path.parent.mkdir(parents=True, exist_ok=True)
         self._f: IO[str] = path.open("a+", encoding="utf-8", newline="")
         try:
@@ -283,6 +288,8 @@ class EvidenceWriter:
                 os.fsync(side.fileno())
             os.truncate(self.path, keep)
             self.recovered_fragment = fragment.decode("utf-8", errors="replace")
+            raw = raw[:keep]
+        self._sha = hashlib.sha256(raw)
         result = _verify(self.path, check_recordings=False, tail=False)
         if not result.ok:
             raise BadInput(f"{result.message}; refusing to append to a broken evidence chain")
@@ -293,8 +300,9 @@ class EvidenceWriter:
         # so the file keeps only complete rows and nothing is left buffered to land later.
         fd = self._f.fileno()
         end = os.lseek(fd, 0, os.SEEK_END)
+        data = line.encode("utf-8")
         try:
-            view = memoryview(line.encode("utf-8"))
+            view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
             os.fsync(fd)
@@ -302,8 +310,10 @@ class EvidenceWriter:
             try:
                 os.ftruncate(fd, end)
             except OSError:
-                pass  # a fragment left here is moved to <file>.partial when the file is next opened
+                # a fragment left here is moved to <file>.partial when the file is next opened
+                self._sha_exact = False
             raise
+        self._sha.update(data)
 
     def append(self, row: Mapping[str, Any]) -> str:
         """Write one call's row (missing columns empty; schema_version filled in); return its row_hash."""
@@ -311,6 +321,11 @@ class EvidenceWriter:
         self._write(line)
         self.last_hash, self.count = digest, self.count + 1
         return digest
+
+    def anchor(self) -> tuple[str, int, str] | None:
+        """(sha256 of the file, rows, last row_hash) as the writer left it; None when a failed
+        write may have left bytes behind that only reading the file can account for."""
+        return (self._sha.hexdigest(), self.count, self.last_hash) if self._sha_exact else None
 
     def rows(self) -> list[dict[str, str]]:
         """Every data row as written (strings)."""
@@ -350,15 +365,17 @@ def _iso(value: datetime | str | None) -> str | None:
 
 def write_manifest(path: Path, campaign_file: Path, campaign_name: str, started_at: datetime | str | None,
                    ended_at: datetime | str | None, extra: Mapping[str, Any] | None = None,
-                   evidence: Path | None = None, *, state: str = "finished") -> dict[str, Any]:
+                   evidence: Path | EvidenceWriter | None = None, *, state: str = "finished") -> dict[str, Any]:
     """Write ``manifest.json`` (atomically) describing a run; return what was written.
 
     Records the campaign file's sha256, the software versions, the host, the run's start
     and end and its ``state``: ``running`` (written when a run starts or resumes: a run
     killed later leaves it so), ``interrupted`` or ``finished``. With ``evidence``, also
     that CSV's sha256, row count and last row_hash (the head), which ``verify_evidence``
-    holds the CSV to. A signature of the previous manifest (``manifest.json.sig``) no
-    longer applies and is removed; ``harness.signing.sign_manifest`` signs the new one.
+    holds the CSV to: read from the file, or, given the ``EvidenceWriter`` that wrote it,
+    from what the writer knows (the same figures, without reading the file again). A
+    signature of the previous manifest (``manifest.json.sig``) no longer applies and is
+    removed; ``harness.signing.sign_manifest`` signs the new one.
     """
     from harness import __version__
 
@@ -384,13 +401,19 @@ def write_manifest(path: Path, campaign_file: Path, campaign_name: str, started_
         "evidence_schema_version": SCHEMA_VERSION,
     }
     if evidence is not None:
-        result = _verify(evidence, check_recordings=False, tail=False)
+        known = evidence.anchor() if isinstance(evidence, EvidenceWriter) else None
+        csv_path = evidence.path if isinstance(evidence, EvidenceWriter) else evidence
+        if known is not None:
+            sha, rows, head, chain_ok = *known, True  # a writer only ever holds an intact chain
+        else:
+            result = _verify(csv_path, check_recordings=False, tail=False)
+            sha, rows, head, chain_ok = sha256_file(csv_path), result.rows, result.last_row_hash, result.ok
         data["evidence"] = {
-            "file": evidence.name if evidence.parent.resolve() == path.parent.resolve() else str(evidence),
-            "sha256": sha256_file(evidence),
-            "rows": result.rows,
-            "last_row_hash": result.last_row_hash,
-            "chain_ok": result.ok,
+            "file": csv_path.name if csv_path.parent.resolve() == path.parent.resolve() else str(csv_path),
+            "sha256": sha,
+            "rows": rows,
+            "last_row_hash": head,
+            "chain_ok": chain_ok,
         }
     data.update(extra or {})
     tmp = path.with_name(path.name + ".tmp")
