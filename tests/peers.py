@@ -9,7 +9,7 @@ Each helper starts the peer in its own process group, waits until it listens (an
 Kamailio, answers an OPTIONS), yields a handle, and always stops it: SIGTERM to its group,
 then SIGKILL after a grace period. Their logs end up in the handle (``.log()``) so a failing
 test can print what the peer saw. ``run_sipp_uac`` runs SIPp as a client and returns the
-messages it really sent and received: SIPp's exit code alone is not proof (DESIGN.md).
+messages it really sent and received: SIPp's exit code alone is not proof (it is 0 for a refused REGISTER).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.digest import sha256_file
 from harness.errors import BadInput
 from harness.evidence import (
     COLUMNS,
@@ -25,7 +26,6 @@ from harness.evidence import (
     EvidenceWriter,
     read_evidence,
     row_hash,
-    sha256_file,
     verify_evidence,
     write_manifest,
 )

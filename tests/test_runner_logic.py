@@ -23,8 +23,9 @@ from harness.campaign.plan import (
 )
 from harness.campaign.runner import Journal, resume_hint, run_campaign
 from harness.clock import Clock, utc_iso
+from harness.digest import sha256_file
 from harness.errors import BadInput, InfraError
-from harness.evidence import read_evidence, sha256_file, verify_evidence
+from harness.evidence import read_evidence, verify_evidence
 from harness.vocab import CallEvent, CallRecord, CallSpec, DisconnectBy, Outcome
 
 

@@ -101,7 +101,7 @@ def frame_evidence(x: np.ndarray, params: AnalysisParams) -> FrameEvidence:
         k2 = p2.argmax(axis=1)
         # strong peaks (local maxima within partial_range_db of the top one): a held note keeps
         # its fundamental and partials from one spectrum to the next, speech glides and its
-        # formants move (DESIGN.md, "Audio facts": spectral-peak persistence)
+        # formants move
         strong = lm & (p >= p[rows, k1][:, None] * 10 ** (-params.partial_range_db / 10))
         near_prev = strong.copy()
         near_prev[:, 1:] |= strong[:, :-1]

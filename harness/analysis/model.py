@@ -67,7 +67,7 @@ class AnalysisParams:
     speech_on: float = 0.6  # hysteresis on the speech probability
     speech_off: float = 0.4
     min_music_s: float = 1.5
-    # a dropout (1.6): digital silence (<= dropout_db: the quietest G.711 code is -72 dBFS) of
+    # a dropout: digital silence (<= dropout_db: the quietest G.711 code is -72 dBFS) of
     # at most dropout_max_s between sounding frames, the frame before it within dropout_edge_db
     # of the loudest in the dropout_edge_s before it (cut off, not decayed), is audio lost in
     # transit: the model's windows leave it out (a 0.1 s gap in hold music scored as a pause
@@ -84,21 +84,22 @@ class AnalysisParams:
     min_speech_in_music_s: float = 0.8
     # a speech-like stretch shorter than edge_fade_max_s at a region edge next to music is the
     # music fading in or out, unless its summed per-frame log-odds of speech (each capped at
-    # 4) reach edge_speech_keep_logodds: a fade scored <= 54 on the labelled set and the real
-    # tracks (<= 0.7 s long), a spoken word ("goodbye", 0.9 s) 141 (1.4). 1.5's boundary
-    # placement leaves the fade-in of lab moh_1 a 0.46 s stretch scoring ~90 at some sample
-    # offsets, the word 138: the line moved from 80 to 100
+    # 4) reach edge_speech_keep_logodds: a fade scores <= 54 on the labelled set and the real
+    # tracks (<= 0.7 s long), but the boundary placement leaves the fade-in of lab moh_1 a
+    # 0.46 s stretch scoring ~90 at some sample offsets; a spoken word ("goodbye", 0.9 s)
+    # scores 138: the line lies between them
     edge_fade_max_s: float = 1.0
     edge_speech_keep_logodds: float = 100.0
-    # music/speech changes are refined within boundary_search_s; 1.5 s, now that no per-frame
-    # linear evidence drags a change across music the model has not heard (1.4: 1.0 s)
+    # music/speech changes are refined within boundary_search_s; a search this wide is safe
+    # because no per-frame linear evidence drags a change across music the model has not heard
     boundary_search_s: float = 1.5
     boundary_min_side_s: float = 0.2  # ... keeping at least this much on either side of the change
     change_weight: float = 1.0  # weight of the spectral change (band log-energies) at a split ...
     change_window_s: float = 0.4  # ... compared over this much either side
     # ... plus boundary_model_weight x (speech model's logit on one side - on the other), over
     # boundary_model_window_s either side of the split, each logit capped at +-boundary_model_cap
-    # (1.5: weight 6, windows 0.4 s, chosen on the validation set; docs/ANALYSIS.md) ...
+    # (weight and windows chosen on the validation set; docs/ANALYSIS.md, "Validation set and
+    # boundaries") ...
     boundary_model_weight: float = 6.0
     boundary_model_window_s: float = 0.4
     boundary_model_cap: float = 6.0
@@ -109,8 +110,8 @@ class AnalysisParams:
     boundary_model_long_weight: float = 3.0
     # ... and boundary_model_short_weight x the same over boundary_model_short_s windows: a 0.4 s
     # window that holds the last 0.2 s of music and the first of a voice already scores speech,
-    # so a cut straight from music into a voice was placed up to 0.28 s early (lab: moh_1 then
-    # greeting_zh; 1.6, weight chosen on the four sets, the lab cuts and the lab survey)
+    # so without this term a cut straight from music into a voice is placed up to 0.28 s early
+    # (lab: moh_1 then greeting_zh; weight chosen on the four sets, the lab cuts and the lab survey)
     boundary_model_short_s: float = 0.2
     boundary_model_short_weight: float = 1.5
     # ... plus boundary_logodds_weight x the summed log-odds of the window speech probability

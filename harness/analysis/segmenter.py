@@ -299,13 +299,13 @@ def frame_labels(ev: FrameEvidence, model: SpeechModel, params: AnalysisParams =
         lo_sum = np.concatenate([[0.0], np.cumsum(lo_p)])
         r[:] = _refine(r, lo_p, ev, a, params, sounding, ws)
         # placement can leave a run shorter than its minimum (two changes moved towards each
-        # other: 0.68 s of speech around a 0.1 s gap in hold music, 1.5): enforce them again
+        # other: 0.68 s of speech around a 0.1 s gap in hold music): enforce them again
         r[:] = _min_runs(r, min_sp, min_mu, p[a:b], round(params.min_speech_in_music_s / fr))
         fade = round(params.edge_fade_max_s / fr)
         for edge in (slice(0, fade), slice(len(r) - fade, len(r))):
             # a short, weakly speech-like stretch where music fades in or out is the music's
             # edge; a word that carries more evidence than that stays speech (a greeting's
-            # last word after a pause, then music: 1.2 gave the word to the music)
+            # last word after a pause, then music, is a word, not a fade)
             rs, re_ = runs(r)
             for x, y in zip(rs, re_):
                 short = y - x < fade and (x == 0 or y == len(r)) and not (x == 0 and y == len(r))
@@ -330,7 +330,8 @@ def _min_runs(r: np.ndarray, min_sp: int, min_mu: int, p: np.ndarray, min_sp_inn
     by flipping whichever of it and its neighbours carries the least evidence for its own label
     (sum of the capped log-odds of ``p``, the per-frame speech probability, over its frames),
     cheapest first: a weak speech-like stretch inside music goes before the music around it
-    does (1.2 flipped short speech runs, then short music runs, whatever their evidence)."""
+    does (flipping short runs by label, whatever their evidence, called 2.7 s of a dev call's
+    hold music speech)."""
     out = r.copy()
     cs = np.concatenate([[0.0], np.cumsum(_logodds(p))])
     while True:
@@ -400,13 +401,13 @@ def _refine(r: np.ndarray, lo_p: np.ndarray, ev: FrameEvidence, offset: int, par
     x the speech model's logit on one side minus on the other (one-sided windows of
     ``boundary_model_window_s``, which do not straddle the split; each logit capped), and
     ``boundary_model_long_weight`` x the same over ``boundary_model_long_s`` and
-    ``boundary_model_short_weight`` x over ``boundary_model_short_s`` (1.6), plus
+    ``boundary_model_short_weight`` x over ``boundary_model_short_s``, plus
     ``change_weight`` x the spectral change at the split (a voice and music differ in timbre
     where one cuts into the other), plus ``boundary_logodds_weight`` x the running sum of
     ``lo_p`` (per-frame capped log-odds of the window speech probability): a move that
-    relabels frames the windows call firmly one thing costs. 1.4 also summed a per-frame
-    linear score (the 1.1 model split into frame terms), which on music the model had not
-    heard dragged changes up to 1.2 s into the music (docs/ANALYSIS.md, "Boundaries (1.5)")."""
+    relabels frames the windows call firmly one thing costs. No per-frame linear score takes
+    part: on music the model has not heard one drags changes up to 1.2 s into the music
+    (docs/ANALYSIS.md, "Validation set and boundaries")."""
     changes = np.flatnonzero(r[1:] != r[:-1]) + 1
     if len(changes) == 0:
         return r

@@ -45,7 +45,7 @@ class SpeechModel:
         z = (x - self.mean[:, None]) / self.scale[:, None]
         # einsum, not a matrix product: BLAS threads spin after each small product, which costs
         # more CPU than the product (process time of a 60-minute file 8.0 s with @, see
-        # docs/BENCHMARKS.md "Analyzer 1.4")
+        # docs/BENCHMARKS-history.md "Analyzer 1.4")
         h = np.einsum("hi,in->hn", self.w1, z)
         h += self.b1[:, None]
         np.maximum(h, 0.0, out=h)

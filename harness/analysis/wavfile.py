@@ -28,9 +28,10 @@ from harness.errors import BadInput
 from harness.vocab import Segment
 
 # 300 s blocks at the analysis rate: each block pays 2 x MARGIN_S of context, so 120 s blocks
-# cost a third more CPU (a 60-minute file 850x real time instead of 1275x; docs/BENCHMARKS.md,
-# "Analyzer 1.4"). Input at a higher rate is resampled a block at a time, by FFT: its blocks
-# stay at 120 s so that memory stays near that of 8 kHz (a 48 kHz block is 6x the samples).
+# cost a third more CPU (a 60-minute file 850x real time instead of 1275x;
+# docs/BENCHMARKS-history.md, "Analyzer 1.4"). Input at a higher rate is resampled a block at
+# a time, by FFT: its blocks stay at 120 s so that memory stays near that of 8 kHz (a 48 kHz
+# block is 6x the samples).
 BLOCK_S = 300.0
 BLOCK_RESAMPLED_S = 120.0
 MARGIN_S = 20.0

@@ -175,7 +175,8 @@ class CampaignCheck:
 def check_campaign(evidence: Path, messages: list[str]) -> CampaignCheck:
     """Read one campaign's evidence back and check it (problems are appended to ``messages``)."""
     from harness.audio.wav import wav_duration_s
-    from harness.evidence import read_evidence, sha256_file, verify_evidence
+    from harness.digest import sha256_file
+    from harness.evidence import read_evidence, verify_evidence
     from harness.vocab import CallRecord
 
     result = verify_evidence(evidence)

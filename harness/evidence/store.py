@@ -1,20 +1,14 @@
-"""The tamper-evident evidence CSV (``reports/<campaign>/evidence.csv``) and the run manifest.
+"""The evidence files: the CSV (``reports/<campaign>/evidence.csv``), its run manifest, and the files rows name.
 
-One row per call attempt, appended and fsynced as each call is classified. Each row
-carries ``prev_hash`` (the previous row's ``row_hash``) and its own ``row_hash``::
-
-    canonical = US.join(the row's CSV cells before prev_hash, exactly as written) + US + prev_hash
-    row_hash  = sha256(canonical as UTF-8).hexdigest()          US = "\\x1f" (unit separator)
-
-The first row's ``prev_hash`` is the sha256 of the header (the column names joined by US),
-so the chain also binds the schema. Editing, removing, reordering or inserting a row breaks
-the chain at that row. Every file a call left (recording, events, SIP log, segments) is
-hashed into its row, named after the call and kept in the campaign's recordings folder.
-Rows removed or added at the end are only visible against the manifest, which records the
+One row per call attempt, appended and fsynced as each call is classified; the row format, the hash
+chain and its verification as text are ``harness.evidence.chain``'s. Every file a call left
+(recording, events, SIP log, segments) is hashed into its row, named after the call and kept in the
+campaign's recordings folder. Editing, removing, reordering or inserting a row breaks the chain at
+that row. Rows removed or added at the end are only visible against the manifest, which records the
 state of the run, the number of rows, the last ``row_hash`` (the head) and the CSV's sha256
-(``write_manifest(evidence=...)``); a chain rewritten whole with its manifest only against
-an anchor kept elsewhere: the published head hash or the manifest's Ed25519 signature
-(``harness.signing``). Details and how to verify by hand: docs/EVIDENCE.md.
+(``write_manifest(evidence=...)``); a chain rewritten whole with its manifest only against an anchor
+kept elsewhere: the published head hash or the manifest's Ed25519 signature (``harness.signing``).
+Details and how to verify by hand: docs/EVIDENCE.md.
 """
 
 from __future__ import annotations
@@ -22,43 +16,31 @@ from __future__ import annotations
 import csv
 import fcntl
 import hashlib
-import io
 import json
-import math
 import os
 import platform
 import socket
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
 from harness.digest import sha256_file
 from harness.errors import BadInput
-
-SCHEMA_VERSION = 2
-US = "\x1f"
-ZERO_HASH = "0" * 64
-
-COLUMNS: tuple[str, ...] = (
-    "schema_version", "campaign", "round", "hotline_id", "target", "attempt", "chain_id", "call_uid",
-    "sip_call_id", "started_at", "final_status", "final_reason", "answered", "ring_s", "answer_s",
-    "early_media_s", "music_s", "speech_s", "silence_s", "tone_s", "first_speech_s", "disconnect_by",
-    "duration_s", "billed_s", "outcome", "recording", "recording_sha256", "recording_duration_s",
-    "recording_gap_s", "analyzer",
-    # additions (before the chain columns)
-    "agent_start_s", "outcome_reason", "recording_repaired",
-    # schema 2: every file the call left, hashed (events, SIP log, the analysis beside the recording)
-    "events", "events_sha256", "sip_log", "sip_log_sha256", "segments", "segments_sha256",
-    "note",
-    "prev_hash", "row_hash",
+from harness.evidence.chain import (
+    COLUMNS,
+    HEADER_HASH,
+    MANIFEST_STATES,
+    SCHEMA_VERSION,
+    VerifyResult,
+    chained_line,
+    csv_line,
+    verify_anchors,
+    verify_rows,
+    with_signature,
 )
-DATA_COLUMNS = COLUMNS[:-2]
-HEADER_HASH = hashlib.sha256(US.join(COLUMNS).encode("utf-8")).hexdigest()
 
 #: the files of a call a row names: (path column, sha256 column, the names the file may have, after
 #: the call_uid). Binding the name to the row's call_uid is what makes another call's file show.
@@ -68,53 +50,8 @@ SIDECARS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("sip_log", "sip_log_sha256", (".sip.log",)),
     ("segments", "segments_sha256", (".wav.segments.json",)),
 )
-MANIFEST_STATES = ("running", "interrupted", "finished")
 #: seconds a WAV's length may differ from its analysis's duration_s (written with 3 decimals)
 DURATION_TOLERANCE_S = 0.0015
-
-
-def format_value(value: Any) -> str:
-    """One CSV cell: floats with 3 decimals, None/NaN empty, booleans true/false, enums by value."""
-    if value is None:
-        return ""
-    if isinstance(value, Enum):
-        value = value.value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return "" if not math.isfinite(value) else f"{value:.3f}"
-    text = str(value)
-    # one call = one physical line: a partial last line can then be told from a complete one
-    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-
-
-def row_hash(cells: list[str] | tuple[str, ...], prev_hash: str) -> str:
-    """sha256 over the canonical text of a row: its data cells and prev_hash joined by US."""
-    return hashlib.sha256((US.join(cells) + US + prev_hash).encode("utf-8")).hexdigest()
-
-
-def _csv_line(cells: list[str] | tuple[str, ...]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(cells)
-    return buf.getvalue()
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """Outcome of ``verify_evidence``; ``first_bad_row`` is a 1-based data row number (None: header/file)."""
-
-    ok: bool
-    rows: int  # data rows read (complete lines)
-    first_bad_row: int | None
-    message: str
-    last_row_hash: str = ""  # row_hash of the last good row (HEADER_HASH for an empty file): the head
-    state: str | None = None  # the manifest's run state (MANIFEST_STATES); None: no manifest read
-    notes: tuple[str, ...] = ()  # what the user must know although the evidence is intact
-    signed_by: str | None = None  # fingerprint of the key the manifest's signature verified with
-
-
-def _fail(rows: int, bad: int | None, message: str, last: str) -> VerifyResult:
-    return VerifyResult(False, rows, bad, message, last)
 
 
 def default_recordings_folder(evidence: Path) -> Path:
@@ -242,99 +179,40 @@ def verify_evidence(path: Path, check_recordings: bool = True, manifest: Path | 
                    public_key=public_key, require_manifest=require_manifest)
 
 
-def _header_problem(path: Path, header: list[str], lines: list[str]) -> str:
-    if header[:1] == ["schema_version"] and len(lines) > 1:
-        version = next(csv.reader([lines[1]]), [""])[0]
-        if version.isdigit() and int(version) != SCHEMA_VERSION:
-            return (f"{path}: evidence schema v{version}; this harness reads v{SCHEMA_VERSION} only "
-                    "(verify it with the harness version its manifest names under versions.harness)")
-    return f"{path}: header is not the evidence schema v{SCHEMA_VERSION} header"
-
-
 def _verify(path: Path, check_recordings: bool, tail: bool, manifest: Path | None = None, *,
             recordings: Path | None = None, head: str | None = None, public_key: Path | None = None,
             require_manifest: bool = True) -> VerifyResult:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return _fail(0, None, f"{path}: no such file", "")
+        return VerifyResult(False, 0, None, f"{path}: no such file")
     except OSError as exc:
-        return _fail(0, None, f"{path}: cannot read: {exc}", "")
+        return VerifyResult(False, 0, None, f"{path}: cannot read: {exc}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return _fail(0, None, f"{path}: not UTF-8 text: {exc}", "")
-    lines = text.split("\n")
-    partial = lines.pop()  # "" when the file ends with a newline
-    if not lines:
-        return _fail(0, None, f"{path}: empty file, no header", "")
-    header = next(csv.reader([lines[0]]), [])
-    if tuple(header) != COLUMNS:
-        return _fail(0, None, _header_problem(path, header, lines), "")
+        return VerifyResult(False, 0, None, f"{path}: not UTF-8 text: {exc}")
     mpath = manifest if manifest is not None else path.parent / "manifest.json"
     mdata, mproblem = _load_manifest(path, mpath) if tail else (None, None)
     folder = recordings if recordings is not None else _manifest_recordings(path, mpath, mdata)
-    prev = HEADER_HASH
-    hashes = [HEADER_HASH]  # hashes[n]: row n's row_hash (0: the header's)
-    count = 0
-    for n, line in enumerate(lines[1:], start=1):
-        cells = next(csv.reader([line]), [])
-        if len(cells) != len(COLUMNS):
-            return _fail(count, n, f"{path}: row {n}: {len(cells)} cells, expected {len(COLUMNS)}", prev)
-        row = dict(zip(COLUMNS, cells))
-        if row["prev_hash"] != prev:
-            return _fail(count, n, f"{path}: row {n}: prev_hash does not follow row {n - 1} "
-                         "(a row was removed, inserted or moved here)", prev)
-        if row_hash(cells[:-2], prev) != row["row_hash"]:
-            return _fail(count, n, f"{path}: row {n}: row_hash does not match its content "
-                         "(the row was edited)", prev)
-        if check_recordings:
-            problem = _files_problem(path.parent, folder, row)
-            if problem:
-                return _fail(count, n, f"{path}: row {n}: {problem}", prev)
-        prev = row["row_hash"]
-        hashes.append(prev)
-        count += 1
-    if partial:
-        return _fail(count, count + 1, f"{path}: row {count + 1}: incomplete last line "
-                     "(a write was interrupted; opening the file with EvidenceWriter moves it aside)", prev)
-    if not tail:
-        return VerifyResult(True, count, None, f"{path}: {count} rows, chain intact", prev)
+
+    def files(_n: int, row: Mapping[str, str]) -> str | None:
+        return _files_problem(path.parent, folder, row)
+
+    verdict = verify_rows(text, str(path), files if check_recordings else None)
+    if verdict.failure is not None or not tail:
+        return verdict.result()
     if mproblem:
-        return _fail(count, None, mproblem, prev)
-    done = ["chain intact"] + (["recordings and sidecars match"] if check_recordings else [])
-    state: str | None = None
-    notes: list[str] = []
+        return verdict.failed(None, mproblem).result()
+    verdict = verify_anchors(verdict, text, mdata, manifest_name=str(mpath), head=head,
+                             require_manifest=require_manifest, files_checked=check_recordings)
     signed_by: str | None = None
-    if mdata is None:
-        if require_manifest:
-            return _fail(count, None, f"{mpath}: no manifest (every run writes one when it starts and when "
-                         "it ends; without it rows added or removed at the end go unseen): deleted? "
-                         "give the right one with --manifest FILE", prev)
-    else:
-        state, problem, bad, more = _manifest_check(path, mpath, mdata, count, hashes, raw)
-        if problem:
-            return _fail(count, bad, problem, prev)
-        notes += more
-        done.append(f"manifest agrees ({state})" if state != "running"
-                    else "manifest agrees with the rows it anchors (running)")
-    if head is not None:
-        problem, bad = _head_problem(path, head, hashes)
-        if problem:
-            return _fail(count, bad, problem, prev)
-        done.append("head matches --head")
-    if mdata is not None or public_key is not None:
+    if verdict.failure is None and (mdata is not None or public_key is not None):
         from harness.signing import check_signature
 
-        problem, signed_by, more = check_signature(mpath, public_key, finished=state != "running")
-        if problem:
-            return _fail(count, None, problem, prev)
-        notes += more
-        if signed_by:
-            done.append(f"manifest signature good (key {signed_by}"
-                        f"{', pinned' if public_key is not None else ', the one beside the evidence'})")
-    return VerifyResult(True, count, None, f"{path}: intact ({count} rows, {', '.join(done)}); head {prev}",
-                        prev, state, tuple(notes), signed_by)
+        problem, signed_by, notes = check_signature(mpath, public_key, finished=verdict.state != "running")
+        verdict = with_signature(verdict, problem, signed_by, notes, pinned=public_key is not None)
+    return verdict.result(signed_by=signed_by)
 
 
 def _load_manifest(path: Path, mpath: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -365,70 +243,6 @@ def _manifest_recordings(path: Path, mpath: Path, mdata: Mapping[str, Any] | Non
     return default_recordings_folder(path)
 
 
-def manifest_state(data: Mapping[str, Any]) -> str:
-    """A manifest's run state; a manifest from before states were written: interrupted or finished."""
-    state = data.get("state")
-    if state is None:
-        return "interrupted" if data.get("interrupted") else "finished"
-    return str(state)
-
-
-def _manifest_check(path: Path, mpath: Path, data: Mapping[str, Any], count: int, hashes: list[str],
-                    raw: bytes) -> tuple[str, str | None, int | None, list[str]]:
-    """(state, problem, first bad row, notes): does the CSV agree with its manifest?"""
-    state = manifest_state(data)
-    if state not in MANIFEST_STATES:
-        return state, f"{mpath}: state {state!r} is none of {', '.join(MANIFEST_STATES)}", None, []
-    ev = data.get("evidence") or {}
-    resume = f"harness run {data.get('campaign_file') or 'CAMPAIGN.yaml'} --resume"
-    try:
-        want_rows, want_head = int(ev["rows"]), str(ev["last_row_hash"])
-        want_sha = str(ev["sha256"]) if state != "running" else ""
-        if want_rows < 0:
-            raise ValueError(want_rows)
-    except (KeyError, TypeError, ValueError):
-        if state == "running" and not ev:
-            return state, None, None, [(f"the run did not finish (manifest state running: killed, or still "
-                                        f"going): none of the {count} rows is anchored by the manifest; "
-                                        f"finish it with {resume}")]
-        return state, (f"{mpath}: the manifest of a {state} run has no complete evidence record "
-                       "(rows, last_row_hash, sha256)"), None, []
-    if want_rows <= count and hashes[want_rows] != want_head:
-        return state, (f"{path}: row {want_rows}: row_hash differs from the manifest's last_row_hash "
-                       "(the chain was rewritten)"), want_rows or None, []
-    if count < want_rows:
-        return state, (f"{path}: {count} rows, the manifest counted {want_rows} "
-                       "(rows were removed at the end)"), None, []
-    if state == "running":
-        return state, None, None, [
-            (f"the run did not finish (manifest state running: killed, or still going): the manifest "
-             f"anchors rows 1-{want_rows}; the {count - want_rows} row(s) after them are not anchored; "
-             f"finish it with {resume}")]
-    if count > want_rows:
-        return state, (f"{path}: {count} rows, the manifest of the {state} run counted {want_rows}: "
-                       f"rows {want_rows + 1}-{count} were added after it was written"), want_rows + 1, []
-    actual = hashlib.sha256(raw).hexdigest()
-    if actual != want_sha:
-        return state, (f"{path}: sha256 {actual[:12]}… differs from the manifest's {want_sha[:12]}… "
-                       "(the file's bytes changed although every row still chains)"), None, []
-    notes = [f"the run did not finish (interrupted); continue it with {resume}"] if state == "interrupted" else []
-    return state, None, None, notes
-
-
-def _head_problem(path: Path, head: str, hashes: list[str]) -> tuple[str | None, int | None]:
-    want = head.strip().lower()
-    if len(want) != 64 or any(c not in "0123456789abcdef" for c in want):
-        return f"--head {head!r}: not a head hash (64 hex digits, as harness run printed it)", None
-    if hashes[-1] == want:
-        return None, None
-    if want in hashes:
-        k = hashes.index(want)
-        return (f"{path}: the published head is row {k}'s row_hash, but {len(hashes) - 1 - k} row(s) "
-                f"follow it (added after the head was published)"), k + 1
-    return (f"{path}: the published head {want[:12]}… is no row's row_hash (the chain was rewritten, "
-            "or it is another run's head)"), None
-
-
 class EvidenceWriter:
     """Append rows to an evidence CSV, continuing the hash chain of an existing file.
 
@@ -437,11 +251,15 @@ class EvidenceWriter:
     moved to ``<file>.partial`` (appended, never lost) and cut from the CSV, so the chain
     continues from the last complete row; ``recovered_fragment`` holds what was moved.
     One writer at a time: the file is locked (BadInput if another process holds it).
+    The writer knows the file's bytes, so ``write_manifest(evidence=writer)`` anchors them
+    without reading the file again.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.recovered_fragment: str | None = None
+        self._sha = hashlib.sha256()  # of every byte the file holds, as read and then written
+        self._sha_exact = True
         path.parent.mkdir(parents=True, exist_ok=True)
         self._f: IO[str] = path.open("a+", encoding="utf-8", newline="")
         try:
@@ -458,7 +276,7 @@ class EvidenceWriter:
     def _open_chain(self) -> None:
         raw = self.path.read_bytes()
         if not raw:
-            self._write(_csv_line(COLUMNS))
+            self._write(csv_line(COLUMNS))
             self.last_hash, self.count = HEADER_HASH, 0
             return
         if not raw.endswith(b"\n"):
@@ -470,6 +288,8 @@ class EvidenceWriter:
                 os.fsync(side.fileno())
             os.truncate(self.path, keep)
             self.recovered_fragment = fragment.decode("utf-8", errors="replace")
+            raw = raw[:keep]
+        self._sha = hashlib.sha256(raw)
         result = _verify(self.path, check_recordings=False, tail=False)
         if not result.ok:
             raise BadInput(f"{result.message}; refusing to append to a broken evidence chain")
@@ -480,8 +300,9 @@ class EvidenceWriter:
         # so the file keeps only complete rows and nothing is left buffered to land later.
         fd = self._f.fileno()
         end = os.lseek(fd, 0, os.SEEK_END)
+        data = line.encode("utf-8")
         try:
-            view = memoryview(line.encode("utf-8"))
+            view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
             os.fsync(fd)
@@ -489,20 +310,22 @@ class EvidenceWriter:
             try:
                 os.ftruncate(fd, end)
             except OSError:
-                pass  # a fragment left here is moved to <file>.partial when the file is next opened
+                # a fragment left here is moved to <file>.partial when the file is next opened
+                self._sha_exact = False
             raise
+        self._sha.update(data)
 
     def append(self, row: Mapping[str, Any]) -> str:
         """Write one call's row (missing columns empty; schema_version filled in); return its row_hash."""
-        unknown = set(row) - set(DATA_COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown evidence column(s): {', '.join(sorted(unknown))}")
-        values = {"schema_version": SCHEMA_VERSION, **row}
-        cells = [format_value(values.get(c)) for c in DATA_COLUMNS]
-        digest = row_hash(cells, self.last_hash)
-        self._write(_csv_line(cells + [self.last_hash, digest]))
+        line, digest = chained_line(row, self.last_hash)
+        self._write(line)
         self.last_hash, self.count = digest, self.count + 1
         return digest
+
+    def anchor(self) -> tuple[str, int, str] | None:
+        """(sha256 of the file, rows, last row_hash) as the writer left it; None when a failed
+        write may have left bytes behind that only reading the file can account for."""
+        return (self._sha.hexdigest(), self.count, self.last_hash) if self._sha_exact else None
 
     def rows(self) -> list[dict[str, str]]:
         """Every data row as written (strings)."""
@@ -542,15 +365,17 @@ def _iso(value: datetime | str | None) -> str | None:
 
 def write_manifest(path: Path, campaign_file: Path, campaign_name: str, started_at: datetime | str | None,
                    ended_at: datetime | str | None, extra: Mapping[str, Any] | None = None,
-                   evidence: Path | None = None, *, state: str = "finished") -> dict[str, Any]:
+                   evidence: Path | EvidenceWriter | None = None, *, state: str = "finished") -> dict[str, Any]:
     """Write ``manifest.json`` (atomically) describing a run; return what was written.
 
     Records the campaign file's sha256, the software versions, the host, the run's start
     and end and its ``state``: ``running`` (written when a run starts or resumes: a run
     killed later leaves it so), ``interrupted`` or ``finished``. With ``evidence``, also
     that CSV's sha256, row count and last row_hash (the head), which ``verify_evidence``
-    holds the CSV to. A signature of the previous manifest (``manifest.json.sig``) no
-    longer applies and is removed; ``harness.signing.sign_manifest`` signs the new one.
+    holds the CSV to: read from the file, or, given the ``EvidenceWriter`` that wrote it,
+    from what the writer knows (the same figures, without reading the file again). A
+    signature of the previous manifest (``manifest.json.sig``) no longer applies and is
+    removed; ``harness.signing.sign_manifest`` signs the new one.
     """
     from harness import __version__
 
@@ -576,13 +401,19 @@ def write_manifest(path: Path, campaign_file: Path, campaign_name: str, started_
         "evidence_schema_version": SCHEMA_VERSION,
     }
     if evidence is not None:
-        result = _verify(evidence, check_recordings=False, tail=False)
+        known = evidence.anchor() if isinstance(evidence, EvidenceWriter) else None
+        csv_path = evidence.path if isinstance(evidence, EvidenceWriter) else evidence
+        if known is not None:
+            sha, rows, head, chain_ok = *known, True  # a writer only ever holds an intact chain
+        else:
+            result = _verify(csv_path, check_recordings=False, tail=False)
+            sha, rows, head, chain_ok = sha256_file(csv_path), result.rows, result.last_row_hash, result.ok
         data["evidence"] = {
-            "file": evidence.name if evidence.parent.resolve() == path.parent.resolve() else str(evidence),
-            "sha256": sha256_file(evidence),
-            "rows": result.rows,
-            "last_row_hash": result.last_row_hash,
-            "chain_ok": result.ok,
+            "file": csv_path.name if csv_path.parent.resolve() == path.parent.resolve() else str(csv_path),
+            "sha256": sha,
+            "rows": rows,
+            "last_row_hash": head,
+            "chain_ok": chain_ok,
         }
     data.update(extra or {})
     tmp = path.with_name(path.name + ".tmp")
