@@ -23,8 +23,9 @@ from conftest import ROOT, Lab, start_lab, stop_lab
 from needs import require
 
 from harness.analysis import analyze_file
+from harness.bench.against_lab import compare, summary
 from harness.evidence import read_evidence
-from harness.lab.truth import compare, read_truth, summary
+from harness.lab.truth import read_truth
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 

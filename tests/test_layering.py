@@ -81,10 +81,16 @@ def test_vocab_and_the_seam_import_nothing_above_them() -> None:
 
 def test_the_campaign_does_not_import_the_lab() -> None:
     for path in _modules("campaign"):
-        if path.name in ("bench.py", "stress.py"):
-            continue  # benchmark tooling drives the lab on purpose
         lab = [n for n in _imports(path) if n.startswith("harness.lab")]
         assert not lab, f"{path.relative_to(ROOT)} imports {lab}"
+
+
+def test_the_lab_does_not_import_the_analyzer() -> None:
+    """The fake PBX must not depend on the thing it checks: its truth uses harness.audio, and the
+    comparison with the analyzer's verdicts is tooling (harness.bench.against_lab)."""
+    for path in _modules("lab"):
+        analyzer = [n for n in _imports(path) if n.startswith(("harness.analysis", "harness.bench"))]
+        assert not analyzer, f"{path.relative_to(ROOT)} imports {analyzer}"
 
 
 def test_the_printing_is_left_to_the_cli() -> None:

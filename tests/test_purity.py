@@ -21,6 +21,7 @@ PURE_MODULES = (
     "harness/analysis/segmenter.py",
     "harness/campaign/classify.py",
     "harness/campaign/plan.py",
+    "harness/evidence/chain.py",
     "harness/audio/g711.py",
     "harness/audio/level.py",
     "harness/audio/resample.py",

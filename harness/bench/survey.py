@@ -13,13 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.bench.against_lab import compare, summary
 from harness.campaign.command import pool_factory
 from harness.campaign.config import load_campaign
 from harness.campaign.runner import run_campaign
 from harness.errors import BadInput
 from harness.evidence import read_evidence
 from harness.lab.runner import LabProcess
-from harness.lab.truth import compare, read_truth, summary
+from harness.lab.truth import read_truth
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:

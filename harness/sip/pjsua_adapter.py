@@ -6,9 +6,10 @@ pumped from a single thread (``threadCnt=0``, ``mainThreadOnly=True``) through `
 pjsua logs is captured, split per Call-ID into ``<call_uid>.sip.log`` (with
 Authorization values masked) and turned into the call's signalling timeline.
 
-Lifetime rules learnt the hard way (see shared/DESIGN.md): drop the Python
-reference to a ``Call`` once it is DISCONNECTED, wrap every callback in try/except,
-and clear everything and ``gc.collect()`` before ``libDestroy``.
+Lifetime rules of this wheel: drop the Python reference to a ``Call`` once it is
+DISCONNECTED (a stale one destroyed later hangs up whichever new call reuses its id), wrap
+every callback in try/except (a traceback keeps objects alive), and clear everything and
+``gc.collect()`` before ``libDestroy`` (or the process aborts at exit).
 
 Three behaviours callers rely on:
 
