@@ -29,6 +29,7 @@ from harness.lab.scenario import LabConfig
 from harness.lab.script import run_script
 from harness.lab.sip import SipTransactions
 from harness.lab.truth import TruthWriter, lead_s
+from harness.sip.uri import user_of
 
 log = logging.getLogger("harness.lab")
 
@@ -162,7 +163,7 @@ class LabServer(asyncio.DatagramProtocol):
             send(sipmsg.response(msg, 501, sipmsg.new_tag()), addr)
 
     def _new_call(self, msg: sipmsg.SipMessage, addr: tuple[str, int]) -> None:
-        number = sipmsg.user_of(msg.uri or "")
+        number = user_of(msg.uri or "")
         hotline = self.hotlines.get(number)
         n = self._counts.get(number, 0)
         self._counts[number] = n + 1

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from harness.lab import sipmsg
 from harness.lab.call import LabCall
+from harness.sip.uri import hostport_of, uri_of
 
 T1_S = 0.5  # RFC 3261's round-trip estimate: the first retransmission interval
 T2_S = 4.0  # the longest retransmission interval
@@ -80,12 +81,12 @@ class SipTransactions:
     def bye(self, call: LabCall) -> None:
         """Hang up an answered call: BYE to its Contact (or first loose route), resent until answered."""
         inv = call.invite
-        contact = sipmsg.uri_of(inv.get("contact") or inv.get("from") or "")
+        contact = uri_of(inv.get("contact") or inv.get("from") or "")
         routes = inv.get_all("record-route")
         if routes and ";lr" in routes[0]:
-            dest = sipmsg.hostport_of(sipmsg.uri_of(routes[0]))
+            dest = hostport_of(uri_of(routes[0]))
         else:
-            dest = sipmsg.hostport_of(contact)
+            dest = hostport_of(contact)
         to_hdr = inv.get("to") or ""
         data = sipmsg.request("BYE", contact, via_host=self.bind, via_port=self.port,
                               from_=f"{to_hdr};tag={call.to_tag}", to=inv.get("from") or "",

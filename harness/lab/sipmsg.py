@@ -160,26 +160,6 @@ def tag_of(header: str) -> str | None:
     return m.group(1) if m else None
 
 
-def uri_of(header: str) -> str:
-    """The URI inside a name-addr (``"x" <sip:a@b>;p`` -> ``sip:a@b``) or a bare addr-spec."""
-    m = re.search(r"<([^>]*)>", header)
-    return m.group(1) if m else header.split(";")[0].strip()
-
-
-def user_of(uri: str) -> str:
-    """The user part of a SIP URI (``sip:1001@host`` -> ``1001``), or '' when there is none."""
-    m = re.match(r"sips?:([^@;>]+)@", uri.strip())
-    return m.group(1) if m else ""
-
-
-def hostport_of(uri: str, default_port: int = 5060) -> tuple[str, int]:
-    """Host and port of a SIP URI."""
-    m = re.match(r"sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;>?]+)(?::(\d+))?", uri.strip())
-    if not m:
-        raise ValueError(f"not a SIP URI: {uri!r}")
-    return m.group(1).strip("[]"), int(m.group(2)) if m.group(2) else default_port
-
-
 def new_tag() -> str:
     """A random tag or branch suffix."""
     return secrets.token_hex(6)

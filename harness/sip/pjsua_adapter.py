@@ -51,7 +51,7 @@ from harness.clock import utc_iso
 from harness.errors import BadInput, InfraError
 from harness.sip.seam import MAX_CALLS_PER_PROCESS, Account
 from harness.sip.timeline import SipMsg, build_record, write_record
-from harness.sip.uri import env_name_problem, unset_env_message
+from harness.sip.uri import env_name_problem, host_of, unset_env_message
 from harness.vocab import CallRecord, CallSpec
 
 CLOSE_LINGER_S = 2.0  # longest wait for the far end to complete our CANCEL/BYE before the call is written
@@ -93,14 +93,6 @@ def pj_error_text(exc: pj.Error, host: str | None = None) -> str:
     if host and plain == "host not found":
         plain = f"{plain} ({host})"
     return " ".join(plain.split())
-
-
-def _uri_host(uri: str) -> str | None:
-    """The host of a SIP URI, for messages (best effort)."""
-    body = uri.split(":", 1)[1] if ":" in uri else uri
-    body = body.split("@", 1)[1] if "@" in body else body
-    host = re.split(r"[;?>]", body, maxsplit=1)[0]
-    return (host[:host.index("]") + 1] if host.startswith("[") and "]" in host else host.split(":", 1)[0]) or None
 
 
 _PASSWORD_ENV_OPTION = "--password-env (password_env in a campaign)"
@@ -427,7 +419,7 @@ class SipEngine:
                     act.start_mono = sent[0]
         except pj.Error as exc:
             act.call = None
-            act.last_reason = f"could not send INVITE to {spec.target}: {pj_error_text(exc, _uri_host(spec.target))}"
+            act.last_reason = f"could not send INVITE to {spec.target}: {pj_error_text(exc, host_of(spec.target))}"
             act.events.append((time.monotonic(), "error", None, act.last_reason))
             self._finish(act, error=act.last_reason)
             return

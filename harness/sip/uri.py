@@ -1,4 +1,5 @@
-"""Checks for what a user types where a SIP URI, a host or an address belongs (pure, no I/O).
+"""SIP URIs, the one home of their parsing (pure, no I/O): what a user types where a SIP URI, a host
+or an address belongs is checked here, and the parts of a URI read off the wire are taken apart here.
 
 Every message is one line and echoes the value (shortened, control characters escaped),
 except when the value carries a password: then nothing of it is echoed, since a
@@ -160,3 +161,34 @@ def unset_env_message(value: str, option: str) -> str:
     return (f"the environment variable named by {option} is not set; give the NAME of a variable that "
             "holds the password (e.g. HARNESS_SIP_PASSWORD), not the password itself "
             "(the value given is not shown)")
+
+
+# -- taking apart URIs read off the wire (lenient: the peer's message is not the user's input) ----
+
+def uri_of(header: str) -> str:
+    """The URI inside a name-addr (``"x" <sip:a@b>;p`` -> ``sip:a@b``) or a bare addr-spec."""
+    m = re.search(r"<([^>]*)>", header)
+    return m.group(1) if m else header.split(";")[0].strip()
+
+
+def user_of(uri: str) -> str:
+    """The user part of a SIP URI (``sip:1001@host`` -> ``1001``), or '' when there is none."""
+    m = re.match(r"sips?:([^@;>]+)@", uri.strip())
+    return m.group(1) if m else ""
+
+
+def hostport_of(uri: str, default_port: int = 5060) -> tuple[str, int]:
+    """Host and port of a SIP URI."""
+    m = re.match(r"sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;>?]+)(?::(\d+))?", uri.strip())
+    if not m:
+        raise ValueError(f"not a SIP URI: {uri!r}")
+    return m.group(1).strip("[]"), int(m.group(2)) if m.group(2) else default_port
+
+
+def host_of(uri: str) -> str | None:
+    """The host of a SIP URI, with or without its ``sip:`` scheme, for messages; None when there is none."""
+    text = uri.strip()
+    try:
+        return hostport_of(text if re.match(r"sips?:", text) else f"sip:{text}")[0] or None
+    except ValueError:
+        return None
