@@ -485,7 +485,7 @@ class _Run:
         """
         with _writing(self.files.manifest):
             write_manifest(self.files.manifest, self.campaign_file, self.campaign.campaign, self.start.started_at,
-                           None, extra=self.manifest_extra, evidence=self.files.evidence, state="running")
+                           None, extra=self.manifest_extra, evidence=self.writer, state="running")
 
     def append(self, row: dict[str, Any]) -> None:
         """Append one row to the evidence."""
@@ -628,7 +628,7 @@ class _Run:
         try:
             write_manifest(self.files.manifest, self.campaign_file, self.campaign.campaign, self.start.started_at,
                            self.clock.now_utc(), extra={**self.manifest_extra, "interrupted": self.interrupted},
-                           evidence=self.files.evidence, state="interrupted" if self.interrupted else "finished")
+                           evidence=self.writer, state="interrupted" if self.interrupted else "finished")
             self.manifest_written = True
         except OSError as exc:
             if self.write_failed is None:  # the calls are all recorded; a resume writes the manifest
