@@ -55,7 +55,7 @@ from harness.campaign.plan import (
 from harness.clock import SYSTEM_CLOCK, Clock
 from harness.digest import sha256_file
 from harness.errors import BadInput, HarnessError, InfraError
-from harness.evidence import EvidenceWriter, write_manifest
+from harness.evidence import CallFiles, EvidenceWriter, call_files, write_manifest
 from harness.sip.pool import recovered_record
 from harness.vocab import CallRecord, CallSpec
 
@@ -123,37 +123,10 @@ def call_spec(campaign: Campaign, attempt: Attempt, call_uid: str, rec_dir: Path
                     dtmf=rules.dtmf, dtmf_after_s=rules.dtmf_after_s)
 
 
-def _file_cells(path: Path | None, evidence_dir: Path) -> tuple[str | None, str | None]:
-    """(path relative to the evidence folder, sha256) of one file a call left, or (None, None)."""
-    if path is None or not path.is_file():
-        return None, None
-    return os.path.relpath(path, evidence_dir), sha256_file(path)
-
-
 def evidence_row(campaign: Campaign, attempt: Attempt, record: CallRecord, verdict: Classification,
-                 recording: Path | None, evidence_dir: Path, analyzer: str, note: str | None, *,
-                 rec_dir: Path | None = None) -> dict[str, Any]:
-    """The evidence row of one attempt (columns of docs/EVIDENCE.md).
-
-    Every file the call left in ``rec_dir`` (default: the recording's folder) is named and hashed:
-    the recording, ``<uid>.events.json`` (or the partial timeline a killed worker left),
-    ``<uid>.sip.log`` and the analysis ``<uid>.wav.segments.json`` that ``judge`` wrote. A call
-    without a recording (busy, rejected) still has its timeline and SIP log hashed.
-    """
-    side_dir = recording.parent if recording is not None else rec_dir
-    uid = record.call_uid
-    events = sip_log = segments = None
-    if side_dir is not None:
-        events = side_dir / f"{uid}.events.json"
-        if not events.is_file():
-            events = side_dir / f"{uid}.events.partial.json"
-        sip_log = side_dir / f"{uid}.sip.log"
-    if recording is not None:
-        segments = recording.with_name(recording.name + ".segments.json")
-    rec_rel, rec_sha = _file_cells(recording, evidence_dir)
-    events_rel, events_sha = _file_cells(events, evidence_dir)
-    sip_rel, sip_sha = _file_cells(sip_log, evidence_dir)
-    seg_rel, seg_sha = _file_cells(segments, evidence_dir)
+                 files: CallFiles, analyzer: str, note: str | None) -> dict[str, Any]:
+    """The evidence row of one attempt (columns of docs/EVIDENCE.md), from data only: the files the
+    call left come named and hashed (``harness.evidence.call_files``)."""
     return {
         "campaign": campaign.campaign, "round": attempt.round, "hotline_id": attempt.hotline_id,
         "target": attempt.target, "attempt": attempt.attempt, "chain_id": attempt.chain_id,
@@ -164,13 +137,14 @@ def evidence_row(campaign: Campaign, attempt: Attempt, record: CallRecord, verdi
         "music_s": verdict.music_s, "speech_s": verdict.speech_s, "silence_s": verdict.silence_s,
         "tone_s": verdict.tone_s, "first_speech_s": verdict.first_speech_s,
         "disconnect_by": record.disconnect_by, "duration_s": verdict.duration_s, "billed_s": verdict.billed_s,
-        "outcome": verdict.outcome, "recording": rec_rel, "recording_sha256": rec_sha,
+        "outcome": verdict.outcome, "recording": files.recording.path, "recording_sha256": files.recording.sha256,
         "recording_duration_s": record.recording_duration_s, "recording_gap_s": record.recording_gap_s,
-        "analyzer": analyzer if recording is not None else None,
+        "analyzer": analyzer if files.recording.path is not None else None,
         "agent_start_s": verdict.agent_start_s, "outcome_reason": verdict.reason,
         "recording_repaired": record.recording_repaired,
-        "events": events_rel, "events_sha256": events_sha, "sip_log": sip_rel, "sip_log_sha256": sip_sha,
-        "segments": seg_rel, "segments_sha256": seg_sha,
+        "events": files.events.path, "events_sha256": files.events.sha256,
+        "sip_log": files.sip_log.path, "sip_log_sha256": files.sip_log.sha256,
+        "segments": files.segments.path, "segments_sha256": files.segments.sha256,
         "note": note,
     }
 
@@ -492,6 +466,10 @@ class _Run:
         with _writing(self.files.evidence):
             self.writer.append(row)
 
+    def files_of(self, record: CallRecord, wav: Path | None) -> CallFiles:
+        """Every file ``record``'s call left, named relative to the evidence and hashed."""
+        return call_files(record.call_uid, wav, self.files.rec_dir, self.files.out_dir)
+
     def judged(self, record: CallRecord) -> tuple[Classification, Path | None, str]:
         """``judge`` the call, a failed write of its analysis naming the file."""
         with _writing(self.files.rec_dir / (record.recording or "")):
@@ -514,8 +492,8 @@ class _Run:
     def _record_cut_off(self, cut: CutOff) -> None:
         record = recovered_record(cut.call_uid, cut.attempt.target, self.files.rec_dir, CUT_OFF)
         verdict, wav, analyzer = self.judged(record)
-        self.append(evidence_row(self.campaign, cut.attempt, record, verdict, wav, self.files.out_dir, analyzer,
-                                 note="cut off (recorded on resume)", rec_dir=self.files.rec_dir))
+        self.append(evidence_row(self.campaign, cut.attempt, record, verdict, self.files_of(record, wav), analyzer,
+                                 note="cut off (recorded on resume)"))
         self.outcomes[verdict.outcome.value] += 1
         self.cut_off += 1
         self.progress(f"resume: {cut.call_uid} was cut off mid-call; recorded as such, placing it again")
@@ -551,8 +529,8 @@ class _Run:
                 att = self.inflight.pop(record.call_uid)
                 limiter.ended(att.hotline_id)
                 verdict, wav, analyzer = self.judged(record)
-                self.append(evidence_row(campaign, att, record, verdict, wav, self.files.out_dir, analyzer,
-                                         note=None, rec_dir=self.files.rec_dir))
+                self.append(evidence_row(campaign, att, record, verdict, self.files_of(record, wav), analyzer,
+                                         note=None))
                 self.outcomes[verdict.outcome.value] += 1
                 if policy.ended(verdict.outcome, verdict.reason):
                     raise _Abort(policy.failures)
@@ -602,8 +580,8 @@ class _Run:
                 continue  # after a failed write nothing more is written: the journal has these calls
             record.error = CUT_OFF
             verdict, wav, analyzer = self.judged(record)
-            self.append(evidence_row(self.campaign, att, record, verdict, wav, self.files.out_dir, analyzer,
-                                     note="cut off (interrupted)", rec_dir=self.files.rec_dir))
+            self.append(evidence_row(self.campaign, att, record, verdict, self.files_of(record, wav), analyzer,
+                                     note="cut off (interrupted)"))
             self.outcomes[verdict.outcome.value] += 1
             self.cut_off += 1
 

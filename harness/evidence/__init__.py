@@ -21,7 +21,10 @@ from harness.evidence.chain import (
     verify_text,
 )
 from harness.evidence.store import (
+    CallFiles,
     EvidenceWriter,
+    FileCell,
+    call_files,
     default_recordings_folder,
     read_evidence,
     verify_evidence,
@@ -30,6 +33,6 @@ from harness.evidence.store import (
 
 __all__ = [
     "COLUMNS", "DATA_COLUMNS", "HEADER_HASH", "MANIFEST_STATES", "SCHEMA_VERSION", "US", "ZERO_HASH",
-    "EvidenceWriter", "VerifyResult", "default_recordings_folder", "format_value", "manifest_state",
+    "CallFiles", "EvidenceWriter", "FileCell", "VerifyResult", "call_files", "default_recordings_folder", "format_value", "manifest_state",
     "read_evidence", "row_hash", "verify_evidence", "verify_text", "write_manifest",
 ]

@@ -22,6 +22,7 @@ import platform
 import socket
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -426,3 +427,41 @@ def write_manifest(path: Path, campaign_file: Path, campaign_name: str, started_
         tmp.unlink(missing_ok=True)  # a disk-full write leaves no manifest.json.tmp behind
         raise
     return data
+
+
+@dataclass(frozen=True)
+class FileCell:
+    """One file a call left: its path relative to the evidence folder and its sha256 (None: absent)."""
+
+    path: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class CallFiles:
+    """The files one call left beside its recording, as its evidence row names and hashes them."""
+
+    recording: FileCell = FileCell()
+    events: FileCell = FileCell()
+    sip_log: FileCell = FileCell()
+    segments: FileCell = FileCell()
+
+
+def _cell(path: Path | None, evidence_dir: Path) -> FileCell:
+    if path is None or not path.is_file():
+        return FileCell()
+    return FileCell(os.path.relpath(path, evidence_dir), sha256_file(path))
+
+
+def call_files(call_uid: str, recording: Path | None, rec_dir: Path, evidence_dir: Path) -> CallFiles:
+    """Find and hash every file call ``call_uid`` left: the recording, ``<uid>.events.json`` (or the
+    partial timeline a killed worker left), ``<uid>.sip.log`` and the analysis
+    ``<uid>.wav.segments.json``. A call without a recording (busy, rejected) still has its timeline
+    and SIP log."""
+    side_dir = recording.parent if recording is not None else rec_dir
+    events = side_dir / f"{call_uid}.events.json"
+    if not events.is_file():
+        events = side_dir / f"{call_uid}.events.partial.json"
+    segments = recording.with_name(recording.name + ".segments.json") if recording is not None else None
+    return CallFiles(_cell(recording, evidence_dir), _cell(events, evidence_dir),
+                     _cell(side_dir / f"{call_uid}.sip.log", evidence_dir), _cell(segments, evidence_dir))
