@@ -31,6 +31,7 @@ class Context:
 def pct(v: object, digits: int = 1) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "n/a"
+    # v is a table cell: an int, a float or a numpy number, all of which float() takes
     return f"{float(v) * 100:.{digits}f}%"  # type: ignore[arg-type]
 
 
@@ -41,6 +42,7 @@ def interval(v: object, lo: object, hi: object) -> str:
 
 
 def secs(v: object) -> str:
+    # v is a table cell, as in pct()
     return "n/a" if isinstance(v, float) and math.isnan(v) else f"{float(v):.1f}"  # type: ignore[arg-type]
 
 
