@@ -1,6 +1,6 @@
 # harness: two commands do all the set-up on a fresh Debian 12 machine.
 #   make demo   set up, start the embedded lab PBX, run the main job, list what it wrote
-#   make test   set up, run the whole test suite
+#   make test   set up, lint (ruff, mypy), run the whole test suite
 #   make bench  slow measurements (docs/BENCHMARKS.md)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -54,7 +54,8 @@ media: $(VENV)/.installed
 demo: setup
 	$(BIN)/harness demo
 
-test: setup
+# lint first: a finding fails the test run before the suite's minutes
+test: setup lint
 	$(BIN)/pytest -q -rs
 
 bench:

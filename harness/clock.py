@@ -7,12 +7,12 @@ can hand them a fake one (``FakeClock`` in tests) instead of patching a module's
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utc_iso(epoch_s: float) -> str:
     """UTC ISO-8601 with milliseconds and a 'Z', e.g. ``2026-11-23T09:41:02.123Z``."""
-    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def parse_utc(text: str) -> float:

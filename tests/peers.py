@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import soundfile as sf
@@ -90,7 +91,7 @@ def wav_to_ulaw(wav: Path, out: Path) -> Path:
 
 def udp_listening(port: int, host: str = HOST) -> bool:
     """True if some socket is bound to host:port/UDP (``ss -lun``)."""
-    out = subprocess.run(["ss", "-Hlun"], capture_output=True, text=True, timeout=5).stdout
+    out = subprocess.run(["ss", "-Hlun"], check=False, capture_output=True, text=True, timeout=5).stdout
     return any(f"{host}:{port}" == cols[3] for cols in (line.split() for line in out.splitlines()) if len(cols) > 3)
 
 
@@ -360,7 +361,7 @@ class RtpSink:
         while not self._stop.is_set():
             try:
                 data = self._sock.recv(2048)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -368,7 +369,7 @@ class RtpSink:
                 self.packets.append(RtpPacket(data[1] & 0x7F, int.from_bytes(data[2:4], "big"),
                                               int.from_bytes(data[4:8], "big"), data[12:]))
 
-    def __enter__(self) -> RtpSink:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

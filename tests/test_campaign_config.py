@@ -143,7 +143,7 @@ def test_bare_number_needs_default_host(tmp_path: Path) -> None:
 
 def test_password_key_refused(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + "account:\n  username: u\n  password: secret\n")
-    with pytest.raises(BadInput, match="'password' is not allowed.*password_env"):
+    with pytest.raises(BadInput, match=r"'password' is not allowed.*password_env"):
         load_campaign(path)
 
 
@@ -157,8 +157,8 @@ def test_validate_files_mixes_lab_and_campaign(tmp_path: Path) -> None:
     assert validate_files([good, lab]) == []
     errors = validate_files([good, lab, bad_lab, missing])
     assert errors == [
-        f"{bad_lab}:4: hotlines[0].steps[0].reject.code: "
-        "reject code must be one of 404, 480, 486, 503, 600, 603, got 499",
+        (f"{bad_lab}:4: hotlines[0].steps[0].reject.code: "
+        "reject code must be one of 404, 480, 486, 503, 600, 603, got 499"),
         f"{missing}: no such file",
     ]
 

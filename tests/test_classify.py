@@ -312,7 +312,7 @@ def test_unknown_label_refused() -> None:
 
 def test_speech_runs() -> None:
     spans = tiled(("speech", 1.0), ("silence", 1.0), ("speech", 1.0), ("music", 2.0), ("speech", 1.0))
-    assert speech_runs([s for s in spans], 1.5) == [(0.0, 3.0), (5.0, 6.0)]  # type: ignore[arg-type]
+    assert speech_runs(list(spans), 1.5) == [(0.0, 3.0), (5.0, 6.0)]  # type: ignore[arg-type]
 
 
 def test_rules_consistency() -> None:

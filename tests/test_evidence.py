@@ -33,11 +33,13 @@ from harness.vocab import Outcome
 
 ANALYZER = "harness-phases/1.0/abcd"
 
-CONTRACT = ("schema_version, campaign, round, hotline_id, target, attempt, chain_id, call_uid, sip_call_id, "
-            "started_at, final_status, final_reason, answered, ring_s, answer_s, early_media_s, music_s, "
-            "speech_s, "
-            "silence_s, tone_s, first_speech_s, disconnect_by, duration_s, billed_s, outcome, recording, "
-            "recording_sha256, recording_duration_s, recording_gap_s, analyzer").split(", ")
+CONTRACT = [
+    "schema_version", "campaign", "round", "hotline_id", "target", "attempt", "chain_id", "call_uid",
+    "sip_call_id", "started_at", "final_status", "final_reason", "answered", "ring_s", "answer_s",
+    "early_media_s", "music_s", "speech_s", "silence_s", "tone_s", "first_speech_s", "disconnect_by",
+    "duration_s", "billed_s", "outcome", "recording", "recording_sha256", "recording_duration_s",
+    "recording_gap_s", "analyzer",
+]
 
 
 def make_row(i: int, recording: str | None = None, digest: str | None = None) -> dict[str, object]:
@@ -135,7 +137,7 @@ def test_row_hash_is_the_documented_canonical_text(tmp_path: Path) -> None:
     write_rows(path, 2)
     with path.open(encoding="utf-8", newline="") as f:
         header, first, second = list(csv.reader(f))
-    assert HEADER_HASH == hashlib.sha256(US.join(header).encode()).hexdigest()
+    assert hashlib.sha256(US.join(header).encode()).hexdigest() == HEADER_HASH
     for cells in (first, second):
         canonical = US.join(cells[:-2]) + US + cells[-2]
         assert cells[-1] == hashlib.sha256(canonical.encode()).hexdigest() == row_hash(cells[:-2], cells[-2])
@@ -232,9 +234,8 @@ def test_append_after_reopen_keeps_the_chain(tmp_path: Path) -> None:
 
 def test_one_writer_at_a_time(tmp_path: Path) -> None:
     path = tmp_path / "evidence.csv"
-    with EvidenceWriter(path):
-        with pytest.raises(BadInput, match="another process is writing"):
-            EvidenceWriter(path)
+    with EvidenceWriter(path), pytest.raises(BadInput, match="another process is writing"):
+        EvidenceWriter(path)
 
 
 def test_unknown_column_refused(tmp_path: Path) -> None:

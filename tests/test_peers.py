@@ -171,7 +171,7 @@ def test_a_peer_that_cannot_start_fails_with_its_log(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
         squatter.bind(("127.0.0.1", 0))
         port = squatter.getsockname()[1]
-        with pytest.raises(peers.PeerError, match=rf"(?s)kamailio exited with \d+ before Kamailio answering "
-                                                  rf"OPTIONS on 127.0.0.1:{port}/udp.*bind"):
-            with peers.kamailio(port, peers.free_udp_port(), USER, make_password(), tmp_path):
-                pass
+        with (pytest.raises(peers.PeerError, match=rf"(?s)kamailio exited with \d+ before Kamailio answering "
+                                                   rf"OPTIONS on 127.0.0.1:{port}/udp.*bind"),
+              peers.kamailio(port, peers.free_udp_port(), USER, make_password(), tmp_path)):
+            pass

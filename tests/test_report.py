@@ -338,7 +338,7 @@ def test_bad_evidence(tmp_path: Path, old: str, new: str, message: str) -> None:
 def test_missing_file_and_same_calls_twice(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="no such file"):
         build_report([tmp_path / "nope.csv"], tmp_path, fail_if=[], junit=None, verify=False)
-    with pytest.raises(BadInput, match="call_uid u01 appears in .* row 1 and .* row 1: the same calls"):
+    with pytest.raises(BadInput, match=r"call_uid u01 appears in .* row 1 and .* row 1: the same calls"):
         build_report([DATA, DATA], tmp_path, fail_if=[], junit=None, verify=False)
     with pytest.raises(BadInput, match=r"redial_propensity\[1\] = 1.5"):
         build_report([DATA], tmp_path, fail_if=[], junit=None, verify=False, redial_propensity=[0.8, 1.5])

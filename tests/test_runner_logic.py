@@ -171,7 +171,7 @@ def test_run_stops_when_every_call_fails(tmp_path: Path) -> None:
     camp_file = tmp_path / "c.yaml"
     camp_file.write_text("campaign: fake\n")
     dialer = FakeDialer()
-    with pytest.raises(InfraError, match="first 5 calls all failed.*no response.*--resume"):
+    with pytest.raises(InfraError, match=r"first 5 calls all failed.*no response.*--resume"):
         run_campaign(c, camp_file, lambda: dialer, reports_root=tmp_path / "r", recordings_root=tmp_path / "rec",
                      progress=lambda _: None)
     rows = read_evidence(tmp_path / "r" / "fake" / "evidence.csv")
@@ -268,11 +268,11 @@ def test_resume_refuses_a_journal_without_header(tmp_path: Path) -> None:
     _killed_run(tmp_path, c, camp_file)
     journal = tmp_path / "r" / "fake" / "attempts.jsonl"
     journal.write_text("".join(x + "\n" for x in journal.read_text().splitlines()[1:]))  # the old format
-    with pytest.raises(BadInput, match="attempts.jsonl has no run header"):
+    with pytest.raises(BadInput, match=r"attempts.jsonl has no run header"):
         run_campaign(c, camp_file, FakeDialer, resume=True, **_kw(tmp_path))
     # and a new run never appends to a journal it finds
     (tmp_path / "r" / "fake" / "evidence.csv").unlink()
-    with pytest.raises(BadInput, match="attempts.jsonl exists: use --resume"):
+    with pytest.raises(BadInput, match=r"attempts.jsonl exists: use --resume"):
         run_campaign(c, camp_file, FakeDialer, **_kw(tmp_path))
 
 

@@ -179,7 +179,7 @@ def test_run_command_signs_the_final_manifest_and_prints_the_head(tmp_path: Path
         command.run_command(camp_file, resume=True, host=None, reports_root=tmp_path / "r",
                             recordings_root=tmp_path / "rec")
     keygen(tmp_path / "other")
-    with pytest.raises(BadInput, match="this evidence was signed with key .*continue it with the same key"):
+    with pytest.raises(BadInput, match=r"this evidence was signed with key .*continue it with the same key"):
         command.run_command(camp_file, resume=True, host=None, reports_root=tmp_path / "r",
                             recordings_root=tmp_path / "rec", sign_key=tmp_path / "other")
     command.run_command(camp_file, resume=True, host=None, reports_root=tmp_path / "r",

@@ -24,10 +24,7 @@ _EPS = 1e-10
 def to_analysis_rate(samples: np.ndarray, sample_rate_hz: int, params: AnalysisParams) -> np.ndarray:
     """Mono samples (int16 or float in [-1, 1]) -> float32 at ``params.analysis_rate_hz``."""
     x = np.asarray(samples)
-    if x.dtype == np.int16:
-        x = x.astype(np.float32) / 32768.0
-    else:
-        x = x.astype(np.float32, copy=False)
+    x = x.astype(np.float32) / 32768.0 if x.dtype == np.int16 else x.astype(np.float32, copy=False)
     target = params.analysis_rate_hz
     if sample_rate_hz == target:
         return x

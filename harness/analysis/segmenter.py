@@ -62,6 +62,7 @@ def _steady_sounding(sounding: np.ndarray, hop: int) -> np.ndarray:
     """Per frame, 1.0 where the frame's spectrum and the previous spectrum cover only sounding
     frames."""
     pad = _per_spectrum(sounding, hop).all(axis=1)
+    assert isinstance(pad, np.ndarray)  # a reduction along an axis of a 2-D array; the stubs allow a scalar
     both = pad & np.concatenate([[False], pad[:-1]])
     return np.repeat(both, hop)[:len(sounding)].astype(np.float64)
 
@@ -257,7 +258,7 @@ def activity(ev: FrameEvidence, params: AnalysisParams = DEFAULT) -> tuple[np.nd
     labels = np.full(n, CODE[Label.SILENCE], np.int8)
     tone = np.zeros(n, bool)
     for b in name_bursts(find_bursts(ev, params), ev.energy_db, params):
-        labels[b.start:b.end] = CODE[b.label]  # type: ignore[index]
+        labels[b.start:b.end] = CODE[b.label]  # type: ignore[index]  # name_bursts returns named bursts only
         tone[b.start:b.end] = True
 
     sounding = audible_frames(ev.energy_db, ev.dead, params.audibility) & ~tone
@@ -349,7 +350,7 @@ def _min_runs(r: np.ndarray, min_sp: int, min_mu: int, p: np.ndarray, min_sp_inn
         # evidence each run carries for its own label (>= 0 when it agrees with it)
         own = np.where(val, 1.0, -1.0) * (cs[en] - cs[st])
         best, best_cost = -1, np.inf
-        for i in short:
+        for i in short.tolist():
             for j in (i - 1, i, i + 1):
                 if 0 <= j < len(st) and own[j] < best_cost:
                     best, best_cost = j, own[j]
@@ -373,7 +374,9 @@ def spectral_change(ev: FrameEvidence, k: np.ndarray, lo: int, hi: int, params: 
     m = len(b)
     j = np.clip(k // hop - s_lo, 1, m - 1)
     if sounding is not None:
-        keep = _per_spectrum(sounding, hop).any(axis=1)[s_lo:s_hi]
+        per_spectrum = _per_spectrum(sounding, hop).any(axis=1)
+        assert isinstance(per_spectrum, np.ndarray)  # as in _steady_sounding
+        keep = per_spectrum[s_lo:s_hi]
         keep = np.concatenate([keep, np.ones(m - len(keep), bool)])
         j = np.cumsum(np.concatenate([[0], keep]))[j]  # sounding spectra before each split
         b = b[keep]
@@ -416,7 +419,7 @@ def _refine(r: np.ndarray, lo_p: np.ndarray, ev: FrameEvidence, offset: int, par
     span = round(params.boundary_search_s / fr)
     side = max(1, round(params.boundary_min_side_s / fr))
     edges = np.concatenate([[0], changes, [len(r)]])
-    for j, c in enumerate(changes):
+    for j, c in enumerate(changes.tolist()):
         prev, nxt = int(edges[j]), int(edges[j + 2])
         lo, hi = max(c - span, prev + side), min(c + span, nxt - side)
         if hi - lo < 2:

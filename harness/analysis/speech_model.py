@@ -63,6 +63,7 @@ def file_sha256(path: Path = MODEL_PATH) -> str:
 
 def from_dict(d: dict[str, object]) -> SpeechModel:
     """A model from its JSON form; the inputs must be those ``WindowScore`` computes."""
+    # d is parsed JSON of a known shape: "inputs" a list of names, "b2" a number
     if tuple(d["inputs"]) != INPUTS:  # type: ignore[arg-type]
         raise ValueError("speech model inputs do not match WindowScore.features")
     arr = {k: np.asarray(d[k], np.float64) for k in ("mean", "scale", "w1", "b1", "w2")}

@@ -67,8 +67,8 @@ def find_bursts(ev: FrameEvidence, params: AnalysisParams) -> list[Burst]:
     hop = params.fft_hop_frames
     # steadiness only matters to a lone tone or a lone ringback burst; shorter bursts skip it
     judge = round(min(params.tone_min_s, params.ring_min_on_s) / params.frame_s)
-    bursts = []
-    for s in starts:
+    bursts: list[Burst] = []
+    for s in starts.tolist():  # Python ints: Burst holds frame indices as int
         e = s + 1
         while e < len(t) and same[e]:
             e += 1

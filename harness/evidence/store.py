@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from harness.digest import sha256_file
 from harness.errors import BadInput
@@ -338,7 +338,7 @@ class EvidenceWriter:
         if not self._f.closed:
             self._f.close()
 
-    def __enter__(self) -> EvidenceWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

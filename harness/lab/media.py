@@ -211,8 +211,8 @@ def _authors(recipe: Recipe) -> list[str]:
 
 def _package_version(pkg: str) -> str:
     try:
-        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True,
-                             timeout=10)
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], check=False,
+                             capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"

@@ -69,6 +69,7 @@ class RtpStream(asyncio.DatagramProtocol):
         self.silence_byte = g711.ULAW_SILENCE if pt == 0 else g711.ALAW_SILENCE
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # a datagram endpoint's transport is a DatagramTransport; the protocol's signature says Base
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:

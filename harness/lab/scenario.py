@@ -83,12 +83,12 @@ class Empty(_Strict):
 class Branch(_Strict):
     weight: float = Field(gt=0)
     name: str
-    steps: list["Step"]
+    steps: list[Step]
 
 
 class Repeat(_Strict):
     times: int = Field(ge=0, description="0 repeats until the call ends")
-    steps: list["Step"]
+    steps: list[Step]
 
 
 class Step(_Strict):
@@ -118,7 +118,7 @@ class Step(_Strict):
         return data
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "Step":
+    def _exactly_one(self) -> Step:
         set_fields = [k for k in type(self).model_fields if getattr(self, k) is not None]
         if len(set_fields) != 1:
             allowed = ", ".join(type(self).model_fields)
@@ -145,7 +145,7 @@ class LabConfig(_Strict):
     hotlines: list[Hotline] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique_numbers(self) -> "LabConfig":
+    def _unique_numbers(self) -> LabConfig:
         seen: set[str] = set()
         for h in self.hotlines:
             if h.number in seen:

@@ -112,6 +112,7 @@ class LabServer(asyncio.DatagramProtocol):
 
     # -- SIP input ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # a datagram endpoint's transport is a DatagramTransport; the protocol's signature says Base
         self.transport = transport  # type: ignore[assignment]
         self.sip.attach(transport, self.port)  # type: ignore[arg-type]  # the bound port: once start() resumes
 

@@ -199,7 +199,7 @@ def parse_sdp(body: bytes) -> SdpOffer | None:
     te: int | None = None
     in_audio = False
     for line in re.split(r"\r?\n", text):
-        if line.startswith("c=") and " IP4 " in line or line.startswith("c=IN IP6"):
+        if (line.startswith("c=") and " IP4 " in line) or line.startswith("c=IN IP6"):
             addr = line.split()[-1]
             if in_audio:
                 media_addr = addr

@@ -9,11 +9,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.patches import Patch
 
-from harness.report.tables import ALL  # noqa: E402
+from harness.report.tables import ALL
 
 #: segment label -> colour (labels of `harness analyze`, plus the signalling phases)
 COLOURS: dict[str, str] = {

@@ -31,6 +31,7 @@ class Context:
 def pct(v: object, digits: int = 1) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "n/a"
+    # v is a table cell: an int, a float or a numpy number, all of which float() takes
     return f"{float(v) * 100:.{digits}f}%"  # type: ignore[arg-type]
 
 
@@ -41,6 +42,7 @@ def interval(v: object, lo: object, hi: object) -> str:
 
 
 def secs(v: object) -> str:
+    # v is a table cell, as in pct()
     return "n/a" if isinstance(v, float) and math.isnan(v) else f"{float(v):.1f}"  # type: ignore[arg-type]
 
 
@@ -174,13 +176,13 @@ def sections(t: Tables, ctx: Context) -> list[tuple[str, str, str, pd.DataFrame]
     """(table id, title, note, frame) in report order: the md and html renderers show the same."""
     p = ", ".join(f"{v * 100:g}%" for v in ctx.propensity)
     return [
-        ("headline", "Headline", "Drop rate = (gentle_disconnect + dropped_silent) / answered, Wilson 95% "
-         "interval. Callers lost: projection (see below).", headline_frame(t.summary)),
+        ("headline", "Headline", ("Drop rate = (gentle_disconnect + dropped_silent) / answered, Wilson 95% "
+         "interval. Callers lost: projection (see below)."), headline_frame(t.summary)),
         ("outcomes", "Outcomes per hotline", "", outcomes_frame(t.summary)),
         ("timing", "Timing and billing per hotline", "Seconds from the INVITE; median and 90th percentile.",
          timing_frame(t.summary)),
-        ("ladder", "Redial ladder", "For each attempt k: chains (simulated customers) that made attempt k, "
-         "how many of those dropped there, and chains with no agent within k attempts.",
+        ("ladder", "Redial ladder", ("For each attempt k: chains (simulated customers) that made attempt k, "
+         "how many of those dropped there, and chains with no agent within k attempts."),
          ladder_frame(t.ladder[t.ladder["round"] == ALL])),
         ("streaks", "Consecutive-drop streaks", "Chains by their longest run of consecutive dropped attempts.",
          streaks_frame(t.streaks)),
@@ -189,8 +191,8 @@ def sections(t: Tables, ctx: Context) -> list[tuple[str, str, str, pd.DataFrame]
         ("round-ladders", "Redial ladder per round", "", ladder_frame(t.ladder[t.ladder["round"] != ALL])),
         ("changes", "Change between rounds", "Overlapping intervals mean the change may be sampling noise.",
          changes_frame(t.round_changes)),
-        ("loss", "Customer loss projection", f"Redial propensity after the 1st, 2nd, 3rd… drop: {p} "
-         "(the last repeats). Range from each drop rate's 95% bounds.", loss_frame(t.summary)),
+        ("loss", "Customer loss projection", (f"Redial propensity after the 1st, 2nd, 3rd… drop: {p} "
+         "(the last repeats). Range from each drop rate's 95% bounds."), loss_frame(t.summary)),
         ("thresholds", "CI thresholds", "" if ctx.checks else "No thresholds were set.",
          checks_frame(ctx.checks)),
         ("examples", "Cited calls", "One call per outcome (the earliest); timelines in the figure.",

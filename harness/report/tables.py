@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import pandas as pd
 
@@ -248,7 +249,7 @@ def order_rounds(calls: pd.DataFrame, declared: Sequence[str] | None) -> list[st
 def round_changes(by_round: pd.DataFrame, rounds: Sequence[str]) -> pd.DataFrame:
     """Change of the headline rates between consecutive rounds, per hotline and ALL."""
     rows = []
-    for a, b in zip(rounds, rounds[1:]):
+    for a, b in pairwise(rounds):
         ra = by_round[by_round["round"] == a].set_index("hotline_id")
         rb = by_round[by_round["round"] == b].set_index("hotline_id")
         for hotline in rb.index:

@@ -108,7 +108,7 @@ def _rows_behind(metric: str, calls: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     if metric in ("gentle_disconnect", "dropped_silent", "busy", "no_answer", "rejected", "error",
                   "gave_up_on_hold"):
         return calls[o == metric], f"{metric} calls"
-    if metric.startswith("agent_reached") or metric.startswith("time_to_agent"):
+    if metric.startswith(("agent_reached", "time_to_agent")):
         return calls[o == "agent_reached"], "calls that reached an agent"
     if metric.startswith("time_to_answer") or metric in ("answered", "answer_rate"):
         return calls[calls["answered"]], "answered calls"
@@ -153,8 +153,8 @@ def check_thresholds(exprs: Sequence[str], summary: pd.DataFrame, calls: pd.Data
             cited = [f"{src} row {r} ({uid})" for src, r, uid in zip(rows["_source"], rows["_row"], rows["call_uid"])]
             more = len(cited) - MAX_ROWS_CITED
             figure = f"{who}: {th.metric} {_fmt(th.metric, value)}"
-            detail = f"{figure} ({'; '.join(basis + [f'{int(s.attempts)} attempts'])})\n" \
-                     f"evidence rows ({len(rows)} {what}):\n" + "\n".join(cited[:MAX_ROWS_CITED])
+            detail = (f"{figure} ({'; '.join(basis + [f'{int(s.attempts)} attempts'])})\n"
+                      f"evidence rows ({len(rows)} {what}):\n") + "\n".join(cited[:MAX_ROWS_CITED])
             if more > 0:
                 detail += f"\n... and {more} more"
             why = f" ({'; '.join(basis)})" if basis else ""

@@ -45,8 +45,8 @@ def summary_line(rec: CallRecord, out_dir: Path) -> str:
     if rec.answered_s is not None:
         what = f"answered at {rec.answered_s:.2f} s, ended at {rec.ended_s or 0:.2f} s by {rec.disconnect_by.value}"
     else:
-        what = f"not answered: {rec.final_status} {rec.final_reason}, ended at {rec.ended_s or 0:.2f} s " \
-               f"by {rec.disconnect_by.value}"
+        what = (f"not answered: {rec.final_status} {rec.final_reason}, ended at {rec.ended_s or 0:.2f} s "
+                f"by {rec.disconnect_by.value}")
     kinds = "wav,events.json,sip.log" if rec.recording else "events.json,sip.log"  # no media, no WAV
     files = f"{out_dir}/{rec.call_uid}.{{{kinds}}}"
     rec_note = ""
