@@ -83,10 +83,8 @@ class SipTransactions:
         inv = call.invite
         contact = uri_of(inv.get("contact") or inv.get("from") or "")
         routes = inv.get_all("record-route")
-        if routes and ";lr" in routes[0]:
-            dest = hostport_of(uri_of(routes[0]))
-        else:
-            dest = hostport_of(contact)
+        # a loose-routing proxy on the path gets the BYE; else the far end's Contact
+        dest = hostport_of(uri_of(routes[0])) if routes and ";lr" in routes[0] else hostport_of(contact)
         to_hdr = inv.get("to") or ""
         data = sipmsg.request("BYE", contact, via_host=self.bind, via_port=self.port,
                               from_=f"{to_hdr};tag={call.to_tag}", to=inv.get("from") or "",
