@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from imports import imported_names
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("analysis", "calls", "survey", "stress", "synth", "cuts", "score", "train")
@@ -46,22 +46,11 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(args: list[str], message: st
     assert len(res.stderr.splitlines()) == 1 and res.stderr.startswith(message), res.stderr
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{a.name}" for a in node.names)
-    return names
-
-
 def test_the_product_does_not_import_the_tooling() -> None:
     product = [p for p in sorted((ROOT / "harness").rglob("*.py")) if "bench" not in p.relative_to(ROOT).parts]
     assert len(product) > 20
     offenders = [str(p.relative_to(ROOT)) for p in product
-                 if any(n == "harness.bench" or n.startswith("harness.bench.") for n in _imports(p))]
+                 if any(n == "harness.bench" or n.startswith("harness.bench.") for n in imported_names(p))]
     assert offenders == []
 
 

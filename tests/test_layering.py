@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from imports import imported_names
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "harness"
@@ -51,37 +52,25 @@ def test_a_dead_workers_call_is_recovered_without_loading_pjsua2(tmp_path: Path)
     assert not (tmp_path / "victim.events.partial.json").exists()
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module ``path`` imports (absolute names; relative imports are not used in the package)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{a.name}" for a in node.names)
-    return names
-
-
 def _modules(folder: str) -> list[Path]:
     return sorted((PACKAGE / folder).rglob("*.py")) if folder else sorted(PACKAGE.glob("*.py"))
 
 
 def test_only_the_adapter_imports_pjsua2() -> None:
     importers = [p.relative_to(ROOT).as_posix() for p in PACKAGE.rglob("*.py")
-                 if any(n == "pjsua2" or n.startswith("pjsua2.") for n in _imports(p))]
+                 if any(n == "pjsua2" or n.startswith("pjsua2.") for n in imported_names(p))]
     assert importers == ["harness/sip/pjsua_adapter.py"]
 
 
 def test_vocab_and_the_seam_import_nothing_above_them() -> None:
-    assert not {n for n in _imports(PACKAGE / "vocab.py") if n.startswith("harness")}
-    assert {n for n in _imports(PACKAGE / "sip" / "seam.py") if n.startswith("harness.")} <= {
+    assert not {n for n in imported_names(PACKAGE / "vocab.py") if n.startswith("harness")}
+    assert {n for n in imported_names(PACKAGE / "sip" / "seam.py") if n.startswith("harness.")} <= {
         "harness.vocab", "harness.vocab.CallRecord", "harness.vocab.CallSpec"}
 
 
 def test_the_campaign_does_not_import_the_lab() -> None:
     for path in _modules("campaign"):
-        lab = [n for n in _imports(path) if n.startswith("harness.lab")]
+        lab = [n for n in imported_names(path) if n.startswith("harness.lab")]
         assert not lab, f"{path.relative_to(ROOT)} imports {lab}"
 
 
@@ -89,13 +78,13 @@ def test_the_lab_does_not_import_the_analyzer() -> None:
     """The fake PBX must not depend on the thing it checks: its truth uses harness.audio, and the
     comparison with the analyzer's verdicts is tooling (harness.bench.against_lab)."""
     for path in _modules("lab"):
-        analyzer = [n for n in _imports(path) if n.startswith(("harness.analysis", "harness.bench"))]
+        analyzer = [n for n in imported_names(path) if n.startswith(("harness.analysis", "harness.bench"))]
         assert not analyzer, f"{path.relative_to(ROOT)} imports {analyzer}"
 
 
 def test_the_printing_is_left_to_the_cli() -> None:
     for rel in ("sip/probe.py", "analysis/command.py"):
         path = PACKAGE / rel
-        names = _imports(path)
+        names = imported_names(path)
         assert not any(n == "click" or n.startswith("click.") for n in names), rel
         assert "print(" not in path.read_text(encoding="utf-8"), rel
