@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import ROOT, Lab, start_lab, stop_lab
-from needs import require
+from needs import missing, require
 
 from harness.analysis import analyze_file
 from harness.bench.against_lab import compare, summary
@@ -279,12 +279,11 @@ def small_disk(tmp_path: Path):
     the same path everywhere)."""
     mnt = tmp_path / "small-disk"
     mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("a real disk-full run needs root to mount a small tmpfs")
+    require(os.geteuid() == 0, "a real disk-full run needs root to mount a small tmpfs")
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True,
                              text=True, check=False)
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+        missing(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
         yield mnt
     finally:

@@ -387,7 +387,7 @@ def test_verified_evidence_gives_the_same_figures(tmp_path: Path, tables) -> Non
 
 
 def test_evidence_of_an_unfinished_run_is_reported_with_a_warning(tmp_path: Path, capsys) -> None:
-    evidence = pytest.importorskip("harness.evidence")
+    from harness import evidence
     chained = _chained_copy(tmp_path)
     campaign = tmp_path / "chained.yaml"
     evidence.write_manifest(chained.parent / "manifest.json", campaign, "small", "2026-11-23T09:00:00Z", None,
