@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from harness import __version__
-from harness.errors import EXIT_INFRA, EXIT_OK, HarnessError
+from harness.errors import EXIT_INFRA, EXIT_OK, HarnessError, on_one_line
 
 
 class _Group(click.Group):
@@ -23,9 +23,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except HarnessError as exc:
-            # one line whatever the message holds (a key or path with a newline in it)
-            text = str(exc).replace("\r", "\\r").replace("\n", "\\n")
-            click.secho(f"harness: error: {text}", fg="red", err=True)
+            click.secho(f"harness: error: {on_one_line(str(exc))}", fg="red", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.secho("harness: interrupted", fg="red", err=True)

@@ -43,3 +43,8 @@ class InfraError(HarnessError):
 
     exit_code = EXIT_INFRA
 
+
+def on_one_line(text: str) -> str:
+    """``text`` with its line breaks escaped: an error message is one line whatever it quotes (a key
+    or a path with a newline in it)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")

@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from harness.errors import EXIT_BAD_INPUT, EXIT_INFRA, HarnessError
+from harness.errors import EXIT_BAD_INPUT, EXIT_INFRA, HarnessError, on_one_line
 
 # each NAME is a module of harness.bench with add_arguments(parser) and run(args) -> exit code
 PARTS = ("analysis", "calls", "survey", "stress", "synth", "cuts", "score", "train")
@@ -34,15 +34,11 @@ MAKE_BENCH = ("analysis", "calls", "survey", "stress")
 EXIT_INTERRUPTED = 130
 
 
-def _one_line(text: str) -> str:
-    return text.replace("\r", "\\r").replace("\n", "\\n")
-
-
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr and exit 2 (no usage block)."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog.removeprefix('python -m ')}: error: {_one_line(message)} (see --help)", file=sys.stderr)
+        print(f"{self.prog.removeprefix('python -m ')}: error: {on_one_line(message)} (see --help)", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
 
 
@@ -67,11 +63,11 @@ def _guarded(name: str, run: Callable[[argparse.Namespace], int], args: argparse
     try:
         return run(args)
     except HarnessError as exc:
-        print(f"harness.bench {name}: error: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"harness.bench {name}: error: {on_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:  # a scratch or output folder: disk full, permissions
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"harness.bench {name}: error: {where}{_one_line(exc.strerror or str(exc))}", file=sys.stderr)
+        print(f"harness.bench {name}: error: {where}{on_one_line(exc.strerror or str(exc))}", file=sys.stderr)
         return EXIT_INFRA
 
 
